@@ -1,0 +1,180 @@
+"""Read a CSV or tab-separated export into a SourceTable, keeping every value as text.
+
+Every cell stays the exact text of the file: no number inference (``000123``
+stays ``000123``) and no missing-value markers (``NA`` and ``NULL`` are SKUs
+like any other). The encoding and the delimiter are detected, never assumed,
+and a record whose number of values differs from the header's is reported
+instead of being padded or cut.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import structlog
+
+from batch_sync.errors import InputError
+from batch_sync.table import (
+    HEADER_SEARCH_ROWS,
+    CellProblem,
+    SourceTable,
+    build_frame,
+    map_header,
+    matching_column_count,
+)
+from schemas.row import REQUIRED_COLUMNS
+
+log = structlog.get_logger(__name__)
+
+DELIMITERS = (",", ";", "\t", "|")
+
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+# Leading bytes of file types that are sometimes saved with a .csv name.
+_BINARY_SIGNATURES = {
+    b"PK\x03\x04": "an Excel workbook or another zip archive; save it as .xlsx",
+    b"\xd0\xcf\x11\xe0": (
+        "a legacy Excel .xls file or a password-protected workbook; open it in "
+        "Excel and save it as CSV UTF-8 or as .xlsx without a password"
+    ),
+    b"%PDF": "a PDF document; export the stock list as CSV or .xlsx",
+}
+
+
+def decode(data: bytes, source: str) -> tuple[str, str]:
+    """Decode the file's bytes and return the text and the encoding used.
+
+    A byte-order mark decides the encoding. Without one, UTF-8 is tried first
+    and then Windows-1252, the encoding of Excel's plain "CSV" export on
+    Western-language Windows. Decoding is strict, so no character is ever
+    dropped or replaced.
+    """
+    for signature, advice in _BINARY_SIGNATURES.items():
+        if data.startswith(signature):
+            raise InputError(f"{source}: this is not a text file but {advice}")
+
+    if data.startswith(b"\xef\xbb\xbf"):
+        candidates = ["utf-8-sig"]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = ["utf-16"]
+    else:
+        candidates = ["utf-8", "cp1252"]
+
+    for encoding in candidates:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if "\x00" in text:
+            raise InputError(
+                f"{source}: the file contains NUL bytes, so it is not a text "
+                "export; export the stock list again as CSV"
+            )
+        return text, encoding
+
+    raise InputError(
+        f"{source}: the file is neither UTF-8 nor Windows-1252 text; export it "
+        "again as 'CSV UTF-8'"
+    )
+
+
+def _records(text: str, delimiter: str) -> csv.reader:
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+
+
+def _find_header(text: str, delimiter: str) -> tuple[int, list[str], int]:
+    """Return (record number, cells, required columns named) of the best header row."""
+    best = (0, [], -1)
+    records = _records(text, delimiter)
+    for number, record in enumerate(records, start=1):
+        if number > HEADER_SEARCH_ROWS:
+            break
+        score = matching_column_count(record)
+        if score > best[2]:
+            best = (number, record, score)
+        if score == len(REQUIRED_COLUMNS):
+            break
+    return best
+
+
+def detect_delimiter(text: str, path: Path) -> str:
+    """Pick the delimiter whose header row names the most required columns."""
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+
+    scores = {}
+    for delimiter in DELIMITERS:
+        _, cells, score = _find_header(text, delimiter)
+        scores[delimiter] = (score, len(cells))
+    return max(DELIMITERS, key=lambda delimiter: scores[delimiter])
+
+
+def read_csv(path: Path) -> SourceTable:
+    """Read a delimited text export; raise InputError if it cannot be used."""
+    source = str(path)
+    data = path.read_bytes()
+    if not data.strip():
+        raise InputError(f"{source}: the file is empty; export the stock list again")
+
+    text, encoding = decode(data, source)
+    delimiter = detect_delimiter(text, path)
+    header_row, header, _ = _find_header(text, delimiter)
+    header_map = map_header(header, source)
+    log.info(
+        "load.csv_dialect",
+        path=source,
+        encoding=encoding,
+        delimiter=_DELIMITER_NAMES[delimiter],
+        header_row=header_row,
+    )
+
+    columns: dict[str, list[str]] = {name: [] for name in REQUIRED_COLUMNS}
+    row_numbers: list[int] = []
+    problems: list[CellProblem] = []
+    blank_rows = 0
+    width = len(header)
+    for number, record in enumerate(_records(text, delimiter), start=1):
+        if number <= header_row:
+            continue
+        if not any(cell.strip() for cell in record):
+            blank_rows += 1
+            continue
+
+        extra = record[width:]
+        if len(record) < width or any(cell.strip() for cell in extra):
+            problems.append(
+                CellProblem(
+                    row=number,
+                    column="",
+                    value=delimiter.join(record),
+                    reason=(
+                        f"the row has {len(record)} values but the header has "
+                        f"{width} columns, so values may sit under the wrong "
+                        "header; check for a missing or unquoted "
+                        f"{_DELIMITER_NAMES[delimiter]} in this row"
+                    ),
+                )
+            )
+        row_numbers.append(number)
+        for name, position in header_map.positions.items():
+            columns[name].append(record[position] if position < len(record) else "")
+
+    if not row_numbers:
+        raise InputError(
+            f"{source}: the file has a header row but no data rows; export the "
+            "stock list again"
+        )
+
+    return SourceTable(
+        path=path,
+        frame=build_frame(columns, row_numbers),
+        header_row=header_row,
+        encoding=encoding,
+        delimiter=delimiter,
+        decimal_comma=delimiter == ";",
+        ignored_columns=header_map.ignored,
+        cell_problems=problems,
+        blank_rows=blank_rows,
+    )

@@ -1,0 +1,102 @@
+"""The table that a reader hands to validation, and the header matching both readers use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from batch_sync.errors import InputError
+from schemas.row import REQUIRED_COLUMNS, header_key
+
+# Readers look for the header in this many rows at the top of a sheet, because
+# exports often put a title or a note above it.
+HEADER_SEARCH_ROWS = 20
+
+_REQUIRED_BY_KEY = {header_key(name): name for name in REQUIRED_COLUMNS}
+
+
+@dataclass(frozen=True)
+class CellProblem:
+    """A cell that a reader could not turn into the text the sheet shows."""
+
+    row: int
+    column: str
+    value: str
+    reason: str
+
+
+@dataclass
+class SourceTable:
+    """The required columns of one sheet, as text, indexed by sheet row number.
+
+    Row numbers are the ones a spreadsheet program shows, with the first row
+    of the file as 1. Missing cells are empty strings, never NaN.
+    """
+
+    path: Path
+    frame: pd.DataFrame
+    header_row: int
+    sheet: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    decimal_comma: bool = False
+    ignored_columns: list[str] = field(default_factory=list)
+    cell_problems: list[CellProblem] = field(default_factory=list)
+    blank_rows: int = 0
+
+
+@dataclass(frozen=True)
+class HeaderMap:
+    """Where each required column is in the header row."""
+
+    positions: dict[str, int]
+    ignored: list[str]
+
+
+def matching_column_count(cells: list[str]) -> int:
+    """Return how many required columns a candidate header row names."""
+    keys = {header_key(cell) for cell in cells if cell}
+    return len(keys & set(_REQUIRED_BY_KEY))
+
+
+def map_header(cells: list[str], source: str) -> HeaderMap:
+    """Find the required columns in a header row, raising InputError if any is missing.
+
+    ``source`` names the file (and sheet) in the error message.
+    """
+    positions: dict[str, int] = {}
+    ignored: list[str] = []
+    for position, cell in enumerate(cells):
+        name = _REQUIRED_BY_KEY.get(header_key(cell))
+        if name is None:
+            if cell.strip():
+                ignored.append(cell.strip())
+            continue
+        if name in positions:
+            first = cells[positions[name]].strip()
+            raise InputError(
+                f"{source}: the columns '{first}' and '{cell.strip()}' both name "
+                f"{name}; delete or rename one of them"
+            )
+        positions[name] = position
+
+    missing = [name for name in REQUIRED_COLUMNS if name not in positions]
+    if missing:
+        found = ", ".join(f"'{cell.strip()}'" for cell in cells if cell.strip())
+        raise InputError(
+            f"{source}: missing required column(s) {', '.join(missing)}; "
+            f"the header row has {found or 'no names'}. Add the missing columns "
+            f"or rename the headers to {', '.join(REQUIRED_COLUMNS)}"
+        )
+    return HeaderMap(positions=positions, ignored=ignored)
+
+
+def build_frame(columns: dict[str, list[str]], row_numbers: list[int]) -> pd.DataFrame:
+    """Build the text frame for validation, one column per required column."""
+    frame = pd.DataFrame(
+        {name: pd.Series(columns[name], dtype="str") for name in REQUIRED_COLUMNS}
+    )
+    frame.index = pd.Index(row_numbers, dtype="int64", name="row")
+    return frame

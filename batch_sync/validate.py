@@ -1,0 +1,190 @@
+"""Validate the loaded rows with the pandera row schema and build typed API rows.
+
+Validation is lazy, so one pass finds every problem in the file. Each problem
+is mapped back to the sheet row number, and rows with a problem are kept out
+of the upload while every other row is still sent.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pandera.pandas as pa
+import structlog
+
+from batch_sync.table import SourceTable
+from schemas.row import (
+    INVENTORY_TYPE,
+    QUANTITY,
+    REQUIRED_COLUMNS,
+    SKU_ID,
+    WAREHOUSE_ID,
+    InventoryRowSchema,
+    to_inventory_type,
+    to_whole_number,
+)
+
+log = structlog.get_logger(__name__)
+
+KEY_COLUMNS = (SKU_ID, WAREHOUSE_ID, INVENTORY_TYPE)
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One reason why a row cannot be sent."""
+
+    column: str
+    value: str
+    reason: str
+
+
+@dataclass
+class ValidatedTable:
+    """The outcome of validation.
+
+    ``valid`` holds the rows to send, typed for the API and indexed by sheet
+    row. ``problems`` lists the reasons of every invalid row. A row in
+    ``duplicate_of`` repeats an earlier row exactly, so only the earlier row
+    is sent and the later one gets its result.
+    """
+
+    source: SourceTable
+    valid: pd.DataFrame
+    problems: dict[int, list[RowProblem]] = field(default_factory=dict)
+    duplicate_of: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def row_count(self) -> int:
+        return len(self.source.frame)
+
+
+def _normalise_numbers(frame: pd.DataFrame, decimal_comma: bool) -> pd.DataFrame:
+    """Strip spaces around numbers and read a decimal comma as a decimal point.
+
+    A decimal comma is read only in files whose separator is a semicolon, the
+    convention of European Excel, and only in the form ``3,0``. A value with
+    more than one separator, such as ``1.234,0``, is left for the schema to
+    reject, because its thousands separator could be misread.
+    """
+    normalised = frame.copy()
+    for column in (QUANTITY, WAREHOUSE_ID):
+        values = normalised[column].str.strip()
+        if decimal_comma:
+            values = values.str.replace(r"^(-?[0-9]+),([0-9]+)$", r"\1.\2", regex=True)
+        normalised[column] = values
+    return normalised
+
+
+def _schema_problems(frame: pd.DataFrame) -> dict[int, list[RowProblem]]:
+    problems: dict[int, list[RowProblem]] = defaultdict(list)
+    try:
+        InventoryRowSchema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        for case in errors.failure_cases.itertuples(index=False):
+            row = int(case.index)
+            column = str(case.column)
+            problems[row].append(
+                RowProblem(column, str(frame.at[row, column]), str(case.check))
+            )
+    return problems
+
+
+def _typed_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            SKU_ID: frame[SKU_ID].astype("str"),
+            QUANTITY: frame[QUANTITY].map(to_whole_number).astype("int64"),
+            WAREHOUSE_ID: frame[WAREHOUSE_ID].map(to_whole_number).astype("int64"),
+            INVENTORY_TYPE: frame[INVENTORY_TYPE].map(to_inventory_type).astype("str"),
+        },
+        index=frame.index,
+    )
+
+
+def _find_duplicates(
+    typed: pd.DataFrame, problems: dict[int, list[RowProblem]]
+) -> dict[int, int]:
+    """Mark exact repeats of a key and add a problem to every row of a conflicting key."""
+    duplicate_of: dict[int, int] = {}
+    repeated = typed[typed.duplicated(list(KEY_COLUMNS), keep=False)]
+    for _, group in repeated.groupby(list(KEY_COLUMNS), sort=False):
+        rows = [int(row) for row in group.index]
+        quantities = group[QUANTITY].unique()
+        if len(quantities) == 1:
+            for row in rows[1:]:
+                duplicate_of[row] = rows[0]
+            continue
+        for row in rows:
+            others = ", ".join(
+                f"row {other} has {group.at[other, QUANTITY]}" for other in rows if other != row
+            )
+            problems[row].append(
+                RowProblem(
+                    QUANTITY,
+                    str(group.at[row, QUANTITY]),
+                    "the same skuId, warehouseId and inventoryType appear with a "
+                    f"different quantity ({others}); keep one row with the right quantity",
+                )
+            )
+    return duplicate_of
+
+
+# Invalid rows logged one by one; the rest are counted, and the report lists all.
+MAX_LOGGED_PROBLEMS = 50
+
+
+def _log_problems(problems: dict[int, list[RowProblem]]) -> None:
+    for row in sorted(problems)[:MAX_LOGGED_PROBLEMS]:
+        log.warning("validate.row_invalid", row=row, reason=describe_problems(problems[row]))
+    if len(problems) > MAX_LOGGED_PROBLEMS:
+        log.warning(
+            "validate.more_rows_invalid",
+            count=len(problems) - MAX_LOGGED_PROBLEMS,
+            note="the report lists every invalid row",
+        )
+
+
+def validate_table(source: SourceTable) -> ValidatedTable:
+    """Validate every row of ``source`` and split it into rows to send and problems."""
+    frame = _normalise_numbers(source.frame, source.decimal_comma)
+    problems = _schema_problems(frame)
+
+    for problem in source.cell_problems:
+        reasons = problems.setdefault(problem.row, [])
+        # The reader's reason is more precise than the schema's for the same cell.
+        reasons[:] = [reason for reason in reasons if reason.column != problem.column]
+        reasons.insert(0, RowProblem(problem.column, problem.value, problem.reason))
+
+    ok_frame = frame.drop(index=list(problems))
+    typed = _typed_rows(ok_frame)
+    duplicate_of = _find_duplicates(typed, problems)
+    valid = typed.drop(index=[row for row in problems if row in typed.index])
+    valid = valid.drop(index=list(duplicate_of))
+
+    _log_problems(problems)
+    log.info(
+        "validate.done",
+        rows=len(frame),
+        valid=len(valid),
+        invalid=len(problems),
+        duplicates=len(duplicate_of),
+    )
+    return ValidatedTable(
+        source=source,
+        valid=valid,
+        problems=dict(problems),
+        duplicate_of=duplicate_of,
+    )
+
+
+def describe_problems(problems: list[RowProblem]) -> str:
+    """Join a row's problems into one error text for the report."""
+    parts = []
+    for problem in problems:
+        if problem.column in REQUIRED_COLUMNS:
+            parts.append(f"{problem.column} '{problem.value}': {problem.reason}")
+        else:
+            parts.append(problem.reason)
+    return "; ".join(parts)

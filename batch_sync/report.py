@@ -24,7 +24,7 @@ from openpyxl.cell import WriteOnlyCell
 
 from batch_sync.upload import RowOutcome
 from batch_sync.validate import ValidatedTable, describe_problems
-from schemas.report import FAILED, INVALID, NOT_SENT, RESULT_COLUMNS, SYNCED
+from schemas.report import FAILED, INVALID, NOT_SENT, RESULT_COLUMNS, SKIPPED, SYNCED
 from schemas.row import INVENTORY_TYPE, QUANTITY, SKU_ID, WAREHOUSE_ID
 
 # A spreadsheet program runs a cell that starts with one of these as a formula.
@@ -91,6 +91,7 @@ def _add_outcome(line: dict[str, Any], outcome: RowOutcome) -> None:
     line["httpStatus"] = outcome.http_status
     line["attempts"] = outcome.attempts
     line["error"] = outcome.error
+    line["warnings"] = ",".join(outcome.warnings)
     record = outcome.record
     if record is not None:
         line["returnedId"] = record.id
@@ -106,8 +107,12 @@ def result_lines(
 ) -> Iterator[dict[str, Any]]:
     """Yield one result line per input row, in sheet order."""
     valid_rows = table.valid
-    for row, source_row in table.source.frame.iterrows():
-        row = int(row)
+    skipped = {skipped.row: skipped for skipped in table.source.skipped_rows}
+    frame_rows = ((int(row), values) for row, values in table.source.frame.iterrows())
+    for row, source_row in _merge_rows(frame_rows, skipped):
+        if row in skipped:
+            yield _result_line(row, source_row, SKIPPED, skipped[row].reason)
+            continue
         if row in table.problems:
             yield _result_line(row, source_row, INVALID, describe_problems(table.problems[row]))
             continue
@@ -124,6 +129,24 @@ def result_lines(
             note = f"same row as row {first}, sent once"
             line["error"] = f"{note}; {line['error']}" if line["error"] else note
         yield line
+
+
+def _merge_rows(
+    frame_rows: Iterator[tuple[int, Any]], skipped: dict[int, Any]
+) -> Iterator[tuple[int, Any]]:
+    """Interleave the table's rows with the skipped rows in sheet order."""
+    pending = sorted(skipped)
+    for row, values in frame_rows:
+        while pending and pending[0] < row:
+            first = pending.pop(0)
+            yield first, _skipped_values(skipped[first].values)
+        yield row, values
+    for first in pending:
+        yield first, _skipped_values(skipped[first].values)
+
+
+def _skipped_values(values: dict[str, str]) -> dict[str, str]:
+    return {name: values.get(name, "") for name in (SKU_ID, QUANTITY, WAREHOUSE_ID, INVENTORY_TYPE)}
 
 
 @contextmanager
@@ -185,6 +208,7 @@ def build_summary(
         "invalid": counts[INVALID],
         "failed": counts[FAILED],
         "notSent": counts[NOT_SENT],
+        "skipped": counts[SKIPPED],
         "duplicateRows": len(table.duplicate_of),
         "blankRowsSkipped": table.source.blank_rows,
         "ignoredColumns": table.source.ignored_columns,

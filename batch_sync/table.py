@@ -27,6 +27,15 @@ class CellProblem:
     reason: str
 
 
+@dataclass(frozen=True)
+class SkippedRow:
+    """A data row that a reader left out by a documented rule, with that rule."""
+
+    row: int
+    values: dict[str, str]
+    reason: str
+
+
 @dataclass
 class SourceTable:
     """The required columns of one sheet, as text, indexed by sheet row number.
@@ -44,6 +53,7 @@ class SourceTable:
     decimal_comma: bool = False
     ignored_columns: list[str] = field(default_factory=list)
     cell_problems: list[CellProblem] = field(default_factory=list)
+    skipped_rows: list[SkippedRow] = field(default_factory=list)
     blank_rows: int = 0
 
 

@@ -18,6 +18,7 @@ import structlog
 
 from batch_sync.client import EcrossClient
 from batch_sync.errors import ApiUnavailable, CredentialsRejected, RowRejected, RunAborted, TransientError
+from batch_sync.response_checks import key_mismatch, record_warnings
 from schemas.api import InventoryRecord, InventoryRequest
 from schemas.report import FAILED, NOT_SENT, SYNCED
 
@@ -43,6 +44,7 @@ class RowOutcome:
     error: str = ""
     attempts: int = 0
     seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,13 @@ class Uploader:
                 return self._outcome(pending, FAILED, started, attempt, error=str(error), http_status=error.http_status)
 
             self._consecutive_failures = 0
-            return self._outcome(pending, SYNCED, started, attempt, http_status=status, record=record)
+            mismatch = key_mismatch(pending.body, record)
+            if mismatch is not None:
+                log.warning("upload.response_mismatch", row=pending.row, error=mismatch)
+                return self._outcome(pending, FAILED, started, attempt, error=mismatch, http_status=status, record=record)
+            outcome = self._outcome(pending, SYNCED, started, attempt, http_status=status, record=record)
+            outcome.warnings = record_warnings(pending.body, record)
+            return outcome
 
     def _count_transient_failure(self, error: TransientError) -> None:
         self._consecutive_failures += 1

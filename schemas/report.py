@@ -6,8 +6,11 @@ SYNCED = "synced"
 INVALID = "invalid"
 FAILED = "failed"
 NOT_SENT = "not_sent"
+# A row the job left out on purpose by a documented rule, for example a
+# location that the column mapping does not map to a warehouse.
+SKIPPED = "skipped"
 
-STATUSES = (SYNCED, INVALID, FAILED, NOT_SENT)
+STATUSES = (SYNCED, INVALID, FAILED, NOT_SENT, SKIPPED)
 
 # One line per input row, in this order, in the CSV and in the XLSX Rows sheet.
 RESULT_COLUMNS = (
@@ -25,11 +28,12 @@ RESULT_COLUMNS = (
     "warehouseCountry",
     "lastUpdateDate",
     "attempts",
+    "warnings",
     "error",
 )
 
 # Keys of the JSON summary that count rows; they add up to rowsRead.
-COUNT_KEYS = ("synced", "invalid", "failed", "notSent")
+COUNT_KEYS = ("synced", "invalid", "failed", "notSent", "skipped")
 
 # API error bodies are cut to this many characters in the report and logs.
 MAX_ERROR_EXCERPT = 300

@@ -1,0 +1,83 @@
+"""Checks that stop a run before anything is sent when the file looks like the wrong file.
+
+Each check returns None when the file passes, or a GuardFailure naming the
+reason and the flag that overrides it. The run stops with exit status 2 on
+the first failure. Thresholds come from the configuration (``[guards]``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class GuardFailure:
+    """Why the run refuses the file, and how to override the check."""
+
+    reason: str
+    override: str
+
+    def message(self, path: Path) -> str:
+        return f"{path}: {self.reason}. If the file is right, run again with {self.override}"
+
+
+def check_file_age(path: Path, max_age_hours: float, now: dt.datetime) -> GuardFailure | None:
+    """Refuse a file last modified more than ``max_age_hours`` ago (0 turns the check off)."""
+    if max_age_hours <= 0:
+        return None
+    modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+    age_hours = (now - modified).total_seconds() / 3600
+    if age_hours <= max_age_hours:
+        return None
+    return GuardFailure(
+        f"the file was last modified {age_hours:.1f} hours ago ({modified:%Y-%m-%d %H:%M} UTC), "
+        f"more than the {max_age_hours:g} hours allowed, so the export upstream may have failed",
+        "--allow-old-file",
+    )
+
+
+def check_row_count(rows: int, previous_rows: int | None, min_ratio: float) -> GuardFailure | None:
+    """Refuse a file with far fewer rows than the last successful run of the same source."""
+    if previous_rows is None or previous_rows == 0 or min_ratio <= 0:
+        return None
+    if rows >= previous_rows * min_ratio:
+        return None
+    return GuardFailure(
+        f"the file has {rows} rows, but the last successful run of this source had "
+        f"{previous_rows}; fewer than {min_ratio:.0%} of that suggests a truncated export",
+        "--allow-fewer-rows",
+    )
+
+
+def check_zero_share(
+    zero_rows: int, rows: int, previous_zero_share: float | None, max_increase: float
+) -> GuardFailure | None:
+    """Refuse a file whose share of zero quantities jumped compared with the last run.
+
+    ``max_increase`` is in share points: 0.3 refuses a file with 35% zeros when
+    the last run had 5%. A broken export often writes 0 everywhere, which would
+    empty the shop.
+    """
+    if rows == 0 or previous_zero_share is None or max_increase <= 0:
+        return None
+    share = zero_rows / rows
+    if share - previous_zero_share <= max_increase:
+        return None
+    return GuardFailure(
+        f"{share:.0%} of the rows have quantity 0, against {previous_zero_share:.0%} in the "
+        f"last successful run; more than {max_increase:.0%} points higher suggests a broken export",
+        "--allow-zero-quantities",
+    )
+
+
+def check_already_synced(previous_run: str | None) -> GuardFailure | None:
+    """Refuse a file whose exact content a finished run already synced."""
+    if previous_run is None:
+        return None
+    return GuardFailure(
+        f"the same file content was already synced successfully by run {previous_run}, "
+        "so this run would only load the API",
+        "--allow-resync",
+    )

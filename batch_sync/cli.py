@@ -172,7 +172,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 
     verify = summary.get("verify")
     if verify:
-        lines.append(_summary_row(f"check against e-CROSS ({verify['mode']})", ""))
+        lines.append(f"  check against e-CROSS ({verify['mode']})")
         if verify.get("error"):
             lines.append(f"    check failed: {verify['error']}")
         lines.append(_summary_row("quantity differs", verify["quantityDiffers"], indent=4))

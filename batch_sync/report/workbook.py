@@ -136,8 +136,14 @@ class SummarySheet(_Sheet):
 
     def __init__(self, sheet: Any) -> None:
         super().__init__(sheet)
-        # Widths must be set before the first row; the first column holds labels.
-        self.set_widths([40, 16, 16, 16, 18, 20])
+        # Widths must be set before the first row. The first column holds
+        # labels and error texts; longer texts are cut off on screen only.
+        self.set_widths([70, 16, 12, 12, 18, 20])
+        # Print on one page width, landscape, so the units table stays whole.
+        self.sheet.page_setup.orientation = "landscape"
+        self.sheet.page_setup.fitToWidth = 1
+        self.sheet.page_setup.fitToHeight = 0
+        self.sheet.sheet_properties.pageSetUpPr.fitToPage = True
 
     def title(self, text: str) -> None:
         cell = self.cell(text)

@@ -15,7 +15,7 @@ import structlog
 from batch_sync.client import DEFAULT_BASE_URL
 from batch_sync.errors import InputError
 from batch_sync.logs import REDACTOR, configure_logging
-from batch_sync.sandbox import add_answer_options
+from batch_sync.sandbox import add_response_options
 from batch_sync.verify import ALL_MODE, RUN_MODE
 from batch_sync.run import (
     EXIT_INTERRUPTED,
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8080, help="TCP port (default: 8080)")
     sandbox.add_argument("--token", help="the bearer token to accept")
     sandbox.add_argument("--catalog", type=Path, metavar="CSV", help="CSV of registered SKUs (columns skuId, skuName)")
-    add_answer_options(sandbox)
+    add_response_options(sandbox)
     return parser
 
 
@@ -142,8 +142,8 @@ def _resolve_base_url(flag: str | None) -> str:
     return base_url
 
 
-# Width of the label column of the terminal summary; with the counts it
-# keeps every line except long paths within an 80-column terminal.
+# Widths of the terminal summary's columns. Every line except a long path
+# then fits an 80-column terminal.
 _LABEL_WIDTH = 30
 _COUNT_WIDTH = 12
 
@@ -197,7 +197,10 @@ def _sync(args: argparse.Namespace) -> int:
             f"{TOKEN_ENV} (or use --dry-run to only validate the file)"
         )
     if args.verify and args.dry_run:
-        raise InputError("--verify and --verify-all need records to check; leave out --dry-run")
+        raise InputError(
+            "--verify and --verify-all cannot be used with --dry-run, because a dry "
+            "run sends nothing to check; leave out one of them"
+        )
     options = SyncOptions(
         path=args.path,
         report_dir=args.report_dir,
@@ -214,7 +217,7 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from batch_sync.sandbox import SandboxState, answers_from_args, check_loopback, load_catalog, serve
+    from batch_sync.sandbox import SandboxState, responses_from_args, check_loopback, load_catalog, serve
 
     token = args.token or os.environ.get(SANDBOX_TOKEN_ENV) or os.environ.get(TOKEN_ENV)
     if not token:
@@ -230,7 +233,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         except (OSError, KeyError, UnicodeDecodeError) as error:
             raise InputError(f"{args.catalog}: cannot read the catalog ({error}); it needs the columns skuId and skuName") from error
     log.info("sandbox.started", host=args.host, port=args.port, catalog_skus=len(catalog))
-    serve(SandboxState(token=token, catalog=catalog, answers=answers_from_args(args)), args.host, args.port)
+    serve(SandboxState(token=token, catalog=catalog, responses=responses_from_args(args)), args.host, args.port)
     log.info("sandbox.stopped")
     return 0
 

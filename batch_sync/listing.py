@@ -27,7 +27,7 @@ from schemas.api import (
 log = structlog.get_logger(__name__)
 
 DEFAULT_PAGE_SIZE = 100
-# Attempts per page when the API times out or answers 429 or 5xx.
+# Attempts per page when the API times out or responds with 429 or 5xx.
 MAX_PAGE_ATTEMPTS = 4
 RETRY_DELAY_SECONDS = 0.5
 # Stops a listing whose next-page tokens never run out.

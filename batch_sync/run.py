@@ -155,6 +155,13 @@ def run_sync(options: SyncOptions) -> SyncResult:
         else:
             unsent_reason = "not sent: the run ended before this row was sent"
 
+        if uploader is not None:
+            stop_reason = uploader.stop_reason
+        elif interrupted:
+            stop_reason = "interrupted"
+        else:
+            stop_reason = ""
+
         def facts_for(counts: Counter[str]) -> RunFacts:
             nonlocal exit_status
             if not interrupted:
@@ -165,7 +172,7 @@ def run_sync(options: SyncOptions) -> SyncResult:
                 finished=dt.datetime.now(dt.timezone.utc),
                 dry_run=options.dry_run,
                 exit_status=exit_status,
-                stop_reason=uploader.stop_reason if uploader else ("interrupted" if interrupted else ""),
+                stop_reason=stop_reason,
             )
 
         lines = result_lines(table, outcomes, unsent_reason, secrets=[options.token or ""])

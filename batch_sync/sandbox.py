@@ -13,9 +13,9 @@ by record id, as ``{"items": [...], "nextPageToken": "..."}``. It filters on
 ``GET /_sandbox/requests`` lists every POST the sandbox received, with the
 status it answered, so tests can compare what arrived with the file.
 
-The answer options (``SandboxAnswers``) make the sandbox answer chosen SKUs
-the way a real e-CROSS sometimes does, so each warning of the report can be
-produced on demand.
+The response options (``SandboxResponses``) make the sandbox respond to
+chosen SKUs the way a real e-CROSS sometimes does, so each warning of the
+report can be produced on demand.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from schemas.api import (
 DEFAULT_MERCHANT_ID = "M1001"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-# The sandbox answers --other-warehouse SKUs with this much added to warehouseId.
+# The sandbox adds this to the warehouseId of --other-warehouse SKUs.
 OTHER_WAREHOUSE_OFFSET = 1000
 
 # Warehouse id -> (name, ISO country code). Warehouse 1 is the merchant's own.
@@ -82,8 +82,8 @@ def check_loopback(host: str) -> None:
 
 
 @dataclass
-class SandboxAnswers:
-    """SKUs that the sandbox answers differently from what it was sent."""
+class SandboxResponses:
+    """SKUs whose stored record differs from the request, chosen per option."""
 
     # SKU -> quantity to store and return in place of the quantity sent.
     stored_quantity: dict[str, int] = field(default_factory=dict)
@@ -108,8 +108,8 @@ def _sku_number(text: str) -> tuple[str, int]:
     return sku_id, value
 
 
-def add_answer_options(parser: argparse.ArgumentParser) -> None:
-    """Add the options that build SandboxAnswers to the sandbox command."""
+def add_response_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options that build SandboxResponses to the sandbox command."""
     parser.add_argument(
         "--stored-quantity",
         type=_sku_number,
@@ -142,9 +142,9 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def answers_from_args(args: argparse.Namespace) -> SandboxAnswers:
-    """Build SandboxAnswers from the options that add_answer_options added."""
-    return SandboxAnswers(
+def responses_from_args(args: argparse.Namespace) -> SandboxResponses:
+    """Build SandboxResponses from the options that add_response_options added."""
+    return SandboxResponses(
         stored_quantity=dict(args.stored_quantity),
         omit_integration_date=set(args.omit_integration_date),
         other_warehouse=set(args.other_warehouse),
@@ -162,7 +162,7 @@ class SandboxState:
     merchant_id: str = DEFAULT_MERCHANT_ID
     records: dict[str, InventoryRecord] = field(default_factory=dict)
     received: list[dict[str, Any]] = field(default_factory=list)
-    answers: SandboxAnswers = field(default_factory=SandboxAnswers)
+    responses: SandboxResponses = field(default_factory=SandboxResponses)
 
 
 def _now() -> str:
@@ -182,27 +182,27 @@ def _parse_time(text: str | None) -> dt.datetime | None:
 
 
 def _stored_record(state: SandboxState, body: dict[str, Any], warehouse: tuple[str, str]) -> InventoryRecord:
-    """Build the record to store for a valid request, applying the answer options."""
-    answers = state.answers
+    """Build the record to store for a valid request, applying the response options."""
+    responses = state.responses
     sku_id = body["skuId"]
     warehouse_id = body["warehouseId"]
-    if sku_id in answers.other_warehouse:
+    if sku_id in responses.other_warehouse:
         warehouse_id += OTHER_WAREHOUSE_OFFSET
     now = _now()
     return InventoryRecord(
         id=f"{state.merchant_id}-{sku_id}-{warehouse_id}-{body['inventoryType']}",
         sku_id=sku_id,
-        quantity=answers.stored_quantity.get(sku_id, body["quantity"]),
+        quantity=responses.stored_quantity.get(sku_id, body["quantity"]),
         warehouse_id=warehouse_id,
         inventory_type=body["inventoryType"],
         merchant_id=state.merchant_id,
         sku_name=state.catalog.get(sku_id),
         last_update_date=now,
-        last_integration_date=None if sku_id in answers.omit_integration_date else now,
+        last_integration_date=None if sku_id in responses.omit_integration_date else now,
         warehouse_name=warehouse[0],
         warehouse_country=warehouse[1],
         returned_orders=[
-            {"orderId": f"RET-{sku_id}-{number}"} for number in range(1, answers.returned_orders.get(sku_id, 0) + 1)
+            {"orderId": f"RET-{sku_id}-{number}"} for number in range(1, responses.returned_orders.get(sku_id, 0) + 1)
         ],
     )
 

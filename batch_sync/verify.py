@@ -106,9 +106,9 @@ def verify_records(
 ) -> VerifyResult:
     """Compare the listed records with the synced rows.
 
-    A listing that fails is recorded in ``error``; the findings up to that
-    point are kept, and no row is reported missing, because the listing was
-    incomplete.
+    A listing that fails is recorded in ``error``, and the findings up to
+    that point are kept. No row is then reported missing, because the
+    listing was incomplete.
     """
     updated_from = None if check_all else (started - CLOCK_SKEW_MARGIN).isoformat()
     result = VerifyResult(mode=ALL_MODE if check_all else RUN_MODE, updated_from=updated_from)

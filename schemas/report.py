@@ -21,7 +21,7 @@ STATUS_COLOURS = {
     SKIPPED: "DDEBF7",
 }
 
-# Warnings that e-CROSS's answer can raise on a row. The first three leave
+# Warnings that e-CROSS's response can raise on a row. The first three leave
 # the row synced. A response_mismatch makes the row fail, and
 # returned_orders means the record lists returned orders.
 QUANTITY_MISMATCH = "quantity_mismatch"

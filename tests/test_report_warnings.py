@@ -1,4 +1,4 @@
-"""Each warning of e-CROSS's answer, produced by the sandbox on demand, in CSV, XLSX and JSON."""
+"""Each warning of e-CROSS's response, produced by the sandbox on demand, in CSV, XLSX and JSON."""
 
 from __future__ import annotations
 

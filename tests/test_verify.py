@@ -97,7 +97,7 @@ def test_verify_with_dry_run_is_rejected(tmp_path: Path) -> None:
     result = run_cli("sync", str(path), "--dry-run", "--verify", "--report-dir", str(tmp_path / "reports"))
 
     assert result.returncode == 2
-    assert "leave out --dry-run" in result.stderr
+    assert "cannot be used with --dry-run" in result.stderr
 
 
 def test_sandbox_listing_pages_and_filters(sandbox: Sandbox, tmp_path: Path) -> None:

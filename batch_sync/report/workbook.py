@@ -136,8 +136,8 @@ class SummarySheet(_Sheet):
 
     def __init__(self, sheet: Any) -> None:
         super().__init__(sheet)
-        # Widths must be set before the first row. The first column holds
-        # labels and error texts; longer texts are cut off on screen only.
+        # Widths must be set before the first row. The first column contains
+        # labels and error texts. Longer texts are cut off on screen only.
         self.set_widths([70, 16, 12, 12, 18, 20])
         # Print on one page width, landscape, so the units table stays whole.
         self.sheet.page_setup.orientation = "landscape"

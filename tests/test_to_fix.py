@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
+from collections import Counter
 from pathlib import Path
 
 import openpyxl
 
+from batch_sync.load import load_table
+from batch_sync.report import RunFacts, result_lines, write_report
+from batch_sync.validate import validate_table
 from schemas.report import TO_FIX_REASON_COLUMN
 from tests.conftest import SAMPLE_FILES, TEST_TOKEN, Sandbox, run_cli
 
@@ -134,3 +139,22 @@ def test_xlsx_to_fix_syncs_once_corrected(sandbox: Sandbox, tmp_path: Path) -> N
     code, fixed = sync(corrected, sandbox, tmp_path / "fixed")
     assert code == 0
     assert fixed["synced"] == fixed["rowsRead"]
+
+
+def test_to_fix_skipped_when_input_gone(tmp_path: Path) -> None:
+    path = tmp_path / "gone.csv"
+    path.write_text("skuId,quantity,warehouseId,inventoryType\nA-1,-3,1,AVAILABLE\n")
+    table = validate_table(load_table(path))
+    path.unlink()
+    started = dt.datetime.now(dt.timezone.utc)
+
+    def facts_for(counts: Counter[str]) -> RunFacts:
+        return RunFacts(input_path=path, started=started, finished=started, dry_run=True, exit_status=1)
+
+    paths, summary = write_report(tmp_path / "reports", table, result_lines(table, {}, "dry run"), started, facts_for)
+
+    assert paths.to_fix is None
+    assert summary["reports"]["toFix"] is None
+    assert summary["invalid"] == 1
+    assert paths.results_xlsx.exists()
+    assert not list((tmp_path / "reports").glob("*to-fix*"))

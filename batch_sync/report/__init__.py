@@ -18,6 +18,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import structlog
+
+from batch_sync.errors import InputError
 from batch_sync.report.files import ResultsCsv, atomic_open
 from batch_sync.report.lines import neutralise, result_lines
 from batch_sync.report.summary import ReportPaths, RunFacts, build_summary, report_paths
@@ -25,6 +28,8 @@ from batch_sync.report.tally import ReportTally
 from batch_sync.report.to_fix import to_fix_path, write_to_fix
 from batch_sync.report.workbook import ResultsWorkbook
 from batch_sync.validate import ValidatedTable
+
+log = structlog.get_logger(__name__)
 
 __all__ = [
     "ReportPaths",
@@ -71,8 +76,14 @@ def write_report(
 
     if tally.rows_to_fix:
         to_fix = to_fix_path(paths.results_csv, table.source.path)
-        write_to_fix(to_fix, table.source, tally.rows_to_fix)
-        paths = dataclasses.replace(paths, to_fix=to_fix)
+        try:
+            write_to_fix(to_fix, table.source, tally.rows_to_fix)
+        except (OSError, UnicodeError, InputError) as error:
+            # The input may have changed or gone since it was read. The rest
+            # of the report still accounts for every row.
+            log.error("report.to_fix_failed", path=str(to_fix), error=str(error))
+        else:
+            paths = dataclasses.replace(paths, to_fix=to_fix)
 
     facts = facts_for(tally.statuses)
     summary = build_summary(table, tally, facts, paths, verify)

@@ -2,10 +2,10 @@
 
 The report is the results CSV and workbook (one line per input row), the
 JSON summary and, when some rows are invalid or failed, a to-fix file in the
-input's format. Result lines stream through ReportWriter once: each line is
+input's format. Result lines stream through write_report once: each line is
 written to the CSV and the workbook's Rows sheet and counted, and the
 summaries are written from the counts at the end. Every file is written to a
-temporary name and then renamed, so a crash never leaves half a report.
+temporary name and then renamed, so a crash never leaves a half-written file.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ from schemas.report import FAILED, INVALID, STATUSES, WARNINGS
 # The summary lists this many of the most common errors.
 TOP_ERRORS = 10
 
-# Distinct error texts counted before new ones are lumped together, so a
-# file where every row fails differently cannot exhaust memory.
+# Distinct error texts counted before new ones are lumped together, so the
+# error counter stays bounded when every row fails differently.
 MAX_DISTINCT_ERRORS = 10_000
 OTHER_ERRORS = "(other errors, not counted one by one)"
 

@@ -18,16 +18,19 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Start the sandbox on loopback, sync the sample workbook against it, stop the sandbox.
+# The answer options make the sandbox answer three sample SKUs the way e-CROSS
+# sometimes does, so the report shows each kind of warning.
 demo: $(STAMP)
 	@ECROSS_SANDBOX_TOKEN=$(DEMO_TOKEN) $(BIN)/batch-sync sandbox --host 127.0.0.1 --port $(DEMO_PORT) \
-		--catalog sample_files/catalog.csv 2>demo-sandbox.log & echo $$! > .demo-sandbox.pid; \
+		--catalog sample_files/catalog.csv --stored-quantity 0614=3 --omit-integration-date 007 \
+		--returned-orders 000123=2 2>demo-sandbox.log & echo $$! > .demo-sandbox.pid; \
 	trap 'kill $$(cat .demo-sandbox.pid) 2>/dev/null; rm -f .demo-sandbox.pid' EXIT; \
 	for i in $$(seq 50); do \
 		$(BIN)/python -c "import httpx,sys; httpx.get('http://127.0.0.1:$(DEMO_PORT)/_sandbox/health')" 2>/dev/null && break; \
 		sleep 0.2; \
 	done; \
 	ECROSS_TOKEN=$(DEMO_TOKEN) $(BIN)/batch-sync sync $(DEMO_FILE) \
-		--base-url http://127.0.0.1:$(DEMO_PORT) --report-dir reports 2>demo-sync.log; \
+		--base-url http://127.0.0.1:$(DEMO_PORT) --report-dir reports --verify 2>demo-sync.log; \
 	status=$$?; \
 	echo "sync exit status: $$status (1 means some rows are invalid or failed, as the sample file intends)"; \
 	echo "logs: demo-sync.log, demo-sandbox.log"; \

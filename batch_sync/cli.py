@@ -15,6 +15,8 @@ import structlog
 from batch_sync.client import DEFAULT_BASE_URL
 from batch_sync.errors import InputError
 from batch_sync.logs import REDACTOR, configure_logging
+from batch_sync.sandbox import add_response_options
+from batch_sync.verify import ALL_MODE, RUN_MODE
 from batch_sync.run import (
     EXIT_INTERRUPTED,
     EXIT_UNUSABLE_INPUT,
@@ -92,6 +94,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory for the report files (default: ./reports)",
     )
     sync.add_argument("--dry-run", action="store_true", help="validate and write the report; send nothing")
+    check = sync.add_mutually_exclusive_group()
+    check.add_argument(
+        "--verify",
+        action="store_const",
+        const=RUN_MODE,
+        dest="verify",
+        help=(
+            "after the upload, read back the records e-CROSS updated since the run "
+            "started and report synced rows whose quantity differs or that are missing"
+        ),
+    )
+    check.add_argument(
+        "--verify-all",
+        action="store_const",
+        const=ALL_MODE,
+        dest="verify",
+        help=(
+            "like --verify, but read every record of the merchant and also report "
+            "records in the file's warehouses that the file does not mention"
+        ),
+    )
 
     sandbox = commands.add_parser(
         "sandbox",
@@ -106,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8080, help="TCP port (default: 8080)")
     sandbox.add_argument("--token", help="the bearer token to accept")
     sandbox.add_argument("--catalog", type=Path, metavar="CSV", help="CSV of registered SKUs (columns skuId, skuName)")
+    add_response_options(sandbox)
     return parser
 
 
@@ -118,20 +142,50 @@ def _resolve_base_url(flag: str | None) -> str:
     return base_url
 
 
-def _print_summary(summary: dict[str, Any]) -> None:
-    lines = [
-        f"{summary['inputFile']}: {summary['rowsRead']} rows read",
-        f"  synced    {summary['synced']:>8}",
-        f"  invalid   {summary['invalid']:>8}",
-        f"  failed    {summary['failed']:>8}",
-        f"  not sent  {summary['notSent']:>8}",
-    ]
+# Widths of the terminal summary's columns. Every line except a long path
+# then fits an 80-column terminal.
+_LABEL_WIDTH = 30
+_COUNT_WIDTH = 12
+
+
+def _summary_row(label: str, value: object, indent: int = 2) -> str:
+    return f"{' ' * indent}{label:<{_LABEL_WIDTH - indent}}{value!s:>{_COUNT_WIDTH}}"
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """Format the run summary as a short table for the terminal."""
+    lines = [f"input: {summary['inputFile']}"]
+    lines.append(_summary_row("rows read", summary["rowsRead"]))
+    for label, key in (
+        ("synced", "synced"),
+        ("invalid", "invalid"),
+        ("failed", "failed"),
+        ("not sent", "notSent"),
+        ("skipped", "skipped"),
+    ):
+        lines.append(_summary_row(label, summary[key]))
+
+    warnings = {name: count for name, count in summary["warnings"].items() if count}
+    lines.append(_summary_row("warnings", sum(warnings.values())))
+    for name, count in warnings.items():
+        lines.append(_summary_row(name, count, indent=4))
+
+    verify = summary.get("verify")
+    if verify:
+        lines.append(f"  check against e-CROSS ({verify['mode']})")
+        if verify.get("error"):
+            lines.append(f"    check failed: {verify['error']}")
+        lines.append(_summary_row("quantity differs", verify["quantityDiffers"], indent=4))
+        lines.append(_summary_row("missing in e-CROSS", verify["missingInEcross"], indent=4))
+        if verify["mode"] == "all":
+            lines.append(_summary_row("not in the file", verify["notInFile"], indent=4))
+
+    lines.append(_summary_row("time taken", f"{summary['durationSeconds']:.1f} s"))
     if summary.get("stopReason"):
-        lines.append(f"  stopped: {summary['stopReason']}")
-    reports = summary["reports"]
+        lines.append(f"stopped: {summary['stopReason']}")
     lines.append("report:")
-    lines.extend(f"  {path}" for path in reports.values())
-    print("\n".join(lines))
+    lines.extend(f"  {path}" for path in summary["reports"].values() if path)
+    return "\n".join(lines)
 
 
 def _sync(args: argparse.Namespace) -> int:
@@ -142,6 +196,11 @@ def _sync(args: argparse.Namespace) -> int:
             f"{TOKEN_ENV} is not set; export the e-CROSS bearer token in "
             f"{TOKEN_ENV} (or use --dry-run to only validate the file)"
         )
+    if args.verify and args.dry_run:
+        raise InputError(
+            "--verify and --verify-all cannot be used with --dry-run, because a dry "
+            "run sends nothing to check; leave out one of them"
+        )
     options = SyncOptions(
         path=args.path,
         report_dir=args.report_dir,
@@ -150,14 +209,15 @@ def _sync(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         sheet=args.sheet,
         dry_run=args.dry_run,
+        verify=args.verify,
     )
     result = run_sync(options)
-    _print_summary(result.summary)
+    print(format_summary(result.summary))
     return result.exit_status
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from batch_sync.sandbox import SandboxState, check_loopback, load_catalog, serve
+    from batch_sync.sandbox import SandboxState, responses_from_args, check_loopback, load_catalog, serve
 
     token = args.token or os.environ.get(SANDBOX_TOKEN_ENV) or os.environ.get(TOKEN_ENV)
     if not token:
@@ -173,7 +233,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         except (OSError, KeyError, UnicodeDecodeError) as error:
             raise InputError(f"{args.catalog}: cannot read the catalog ({error}); it needs the columns skuId and skuName") from error
     log.info("sandbox.started", host=args.host, port=args.port, catalog_skus=len(catalog))
-    serve(SandboxState(token=token, catalog=catalog), args.host, args.port)
+    serve(SandboxState(token=token, catalog=catalog, responses=responses_from_args(args)), args.host, args.port)
     log.info("sandbox.stopped")
     return 0
 

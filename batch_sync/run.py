@@ -1,4 +1,4 @@
-"""Run one sync: load, validate, upload, report.
+"""Run one sync: load, validate, upload, verify if asked, report.
 
 The report is written in a ``finally`` block, so a run that is interrupted or
 stopped by the API still accounts for every row it read.
@@ -18,10 +18,12 @@ from typing import Any
 import structlog
 
 from batch_sync.client import ClientSettings, EcrossClient
+from batch_sync.listing import InventoryLister
 from batch_sync.load import load_table
-from batch_sync.report import ReportPaths, RunFacts, result_lines, status_counts, write_report
+from batch_sync.report import ReportPaths, RunFacts, result_lines, write_report
 from batch_sync.upload import PendingRow, RowOutcome, Uploader
 from batch_sync.validate import ValidatedTable, validate_table
+from batch_sync.verify import ALL_MODE, VerifyResult, file_keys, verify_records, verify_summary
 from schemas.api import inventory_request
 from schemas.report import FAILED, INVALID, NOT_SENT
 from schemas.row import INVENTORY_TYPE, QUANTITY, SKU_ID, WAREHOUSE_ID
@@ -46,6 +48,8 @@ class SyncOptions:
     concurrency: int
     sheet: str | None = None
     dry_run: bool = False
+    # None, RUN_MODE or ALL_MODE of batch_sync.verify.
+    verify: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -75,12 +79,16 @@ def pending_rows(table: ValidatedTable) -> Iterator[PendingRow]:
         yield PendingRow(int(row), body)
 
 
-async def _upload(options: SyncOptions, table: ValidatedTable, outcomes: dict[int, RowOutcome]) -> Uploader:
-    settings = ClientSettings(
+def _client_settings(options: SyncOptions) -> ClientSettings:
+    return ClientSettings(
         base_url=options.base_url,
         token=options.token or "",
         concurrency=options.concurrency,
     )
+
+
+async def _upload(options: SyncOptions, table: ValidatedTable, outcomes: dict[int, RowOutcome]) -> Uploader:
+    settings = _client_settings(options)
 
     def record(outcome: RowOutcome) -> None:
         outcomes[outcome.row] = outcome
@@ -96,6 +104,14 @@ async def _upload(options: SyncOptions, table: ValidatedTable, outcomes: dict[in
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
     return uploader
+
+
+def _verify(
+    options: SyncOptions, table: ValidatedTable, outcomes: dict[int, RowOutcome], started: dt.datetime
+) -> VerifyResult:
+    synced, other_keys = file_keys(table, outcomes)
+    with InventoryLister(_client_settings(options)) as lister:
+        return verify_records(lister, synced, other_keys, started, check_all=options.verify == ALL_MODE)
 
 
 def exit_status_for(counts: Counter[str], uploader: Uploader | None, dry_run: bool) -> int:
@@ -118,11 +134,16 @@ def run_sync(options: SyncOptions) -> SyncResult:
 
     outcomes: dict[int, RowOutcome] = {}
     uploader: Uploader | None = None
+    verification: VerifyResult | None = None
     interrupted = False
+    exit_status = EXIT_INTERRUPTED
     try:
         if not options.dry_run and len(table.valid):
             log.info("upload.started", rows=len(table.valid), concurrency=options.concurrency)
             uploader = asyncio.run(_upload(options, table, outcomes))
+        stopped = uploader is not None and bool(uploader.stop_reason)
+        if options.verify and not options.dry_run and not stopped:
+            verification = _verify(options, table, outcomes, started)
     except KeyboardInterrupt:
         interrupted = True
         raise
@@ -133,18 +154,37 @@ def run_sync(options: SyncOptions) -> SyncResult:
             unsent_reason = f"not sent: {uploader.stop_reason}"
         else:
             unsent_reason = "not sent: the run ended before this row was sent"
-        lines = list(result_lines(table, outcomes, unsent_reason))
-        counts = status_counts(lines)
-        exit_status = EXIT_INTERRUPTED if interrupted else exit_status_for(counts, uploader, options.dry_run)
-        facts = RunFacts(
-            input_path=options.path,
-            started=started,
-            finished=dt.datetime.now(dt.timezone.utc),
-            dry_run=options.dry_run,
-            exit_status=exit_status,
-            stop_reason=uploader.stop_reason if uploader else ("interrupted" if interrupted else ""),
+
+        if uploader is not None:
+            stop_reason = uploader.stop_reason
+        elif interrupted:
+            stop_reason = "interrupted"
+        else:
+            stop_reason = ""
+
+        def facts_for(counts: Counter[str]) -> RunFacts:
+            nonlocal exit_status
+            if not interrupted:
+                exit_status = exit_status_for(counts, uploader, options.dry_run)
+            return RunFacts(
+                input_path=options.path,
+                started=started,
+                finished=dt.datetime.now(dt.timezone.utc),
+                dry_run=options.dry_run,
+                exit_status=exit_status,
+                stop_reason=stop_reason,
+            )
+
+        lines = result_lines(table, outcomes, unsent_reason, secrets=[options.token or ""])
+        paths, summary = write_report(
+            options.report_dir,
+            table,
+            lines,
+            started,
+            facts_for,
+            verify=verify_summary(verification) if verification else None,
+            verify_findings=verification.findings if verification else None,
         )
-        paths, summary = write_report(options.report_dir, table, lines, facts)
 
     log.info(
         "sync.finished",

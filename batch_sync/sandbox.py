@@ -6,12 +6,21 @@ warehouse lookup (404 for an unknown warehouse) and an in-memory store. A SKU
 gets a ``skuName`` only if the catalog file lists it, so an unregistered SKU
 can be shown.
 
-``GET /_sandbox/requests`` lists every request the sandbox received, with the
+``GET /ext/inventories`` lists the stored records a page at a time, sorted
+by record id, as ``{"items": [...], "nextPageToken": "..."}``. It filters on
+``lastUpdateDateFrom`` and pages with ``pageToken`` and ``pageSize``.
+
+``GET /_sandbox/requests`` lists every POST the sandbox received, with the
 status it answered, so tests can compare what arrived with the file.
+
+The response options (``SandboxResponses``) make the sandbox respond to
+chosen SKUs the way a real e-CROSS sometimes does, so each warning of the
+report can be produced on demand.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as dt
 import ipaddress
@@ -25,9 +34,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from schemas.api import InventoryRecord, record_to_json, request_problems
+from schemas.api import (
+    LAST_UPDATE_FROM,
+    PAGE_SIZE,
+    PAGE_TOKEN,
+    InventoryPage,
+    InventoryRecord,
+    page_to_json,
+    record_to_json,
+    request_problems,
+)
 
 DEFAULT_MERCHANT_ID = "M1001"
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+# The sandbox adds this to the warehouseId of --other-warehouse SKUs.
+OTHER_WAREHOUSE_OFFSET = 1000
 
 # Warehouse id -> (name, ISO country code). Warehouse 1 is the merchant's own.
 DEFAULT_WAREHOUSES: dict[int, tuple[str, str]] = {
@@ -60,6 +82,77 @@ def check_loopback(host: str) -> None:
 
 
 @dataclass
+class SandboxResponses:
+    """SKUs whose stored record differs from the request, chosen per option."""
+
+    # SKU -> quantity to store and return in place of the quantity sent.
+    stored_quantity: dict[str, int] = field(default_factory=dict)
+    # SKUs whose record has no lastIntegrationDate.
+    omit_integration_date: set[str] = field(default_factory=set)
+    # SKUs whose record is stored under another warehouseId than the one sent.
+    other_warehouse: set[str] = field(default_factory=set)
+    # SKU -> number of returned orders listed in the record.
+    returned_orders: dict[str, int] = field(default_factory=dict)
+
+
+def _sku_number(text: str) -> tuple[str, int]:
+    sku_id, separator, number = text.rpartition("=")
+    if not separator or not sku_id:
+        raise argparse.ArgumentTypeError(f"'{text}' is not SKU=N")
+    try:
+        value = int(number)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{number}' in '{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"'{text}': N must be 0 or more")
+    return sku_id, value
+
+
+def add_response_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options that build SandboxResponses to the sandbox command."""
+    parser.add_argument(
+        "--stored-quantity",
+        type=_sku_number,
+        action="append",
+        default=[],
+        metavar="SKU=N",
+        help="store and return quantity N for SKU, whatever was sent (repeatable)",
+    )
+    parser.add_argument(
+        "--omit-integration-date",
+        action="append",
+        default=[],
+        metavar="SKU",
+        help="leave lastIntegrationDate out of SKU's record (repeatable)",
+    )
+    parser.add_argument(
+        "--other-warehouse",
+        action="append",
+        default=[],
+        metavar="SKU",
+        help=f"store SKU under warehouseId + {OTHER_WAREHOUSE_OFFSET} and return that record (repeatable)",
+    )
+    parser.add_argument(
+        "--returned-orders",
+        type=_sku_number,
+        action="append",
+        default=[],
+        metavar="SKU=N",
+        help="list N returned orders in SKU's record (repeatable)",
+    )
+
+
+def responses_from_args(args: argparse.Namespace) -> SandboxResponses:
+    """Build SandboxResponses from the options that add_response_options added."""
+    return SandboxResponses(
+        stored_quantity=dict(args.stored_quantity),
+        omit_integration_date=set(args.omit_integration_date),
+        other_warehouse=set(args.other_warehouse),
+        returned_orders=dict(args.returned_orders),
+    )
+
+
+@dataclass
 class SandboxState:
     """The sandbox's store, its settings and the log of received requests."""
 
@@ -69,6 +162,7 @@ class SandboxState:
     merchant_id: str = DEFAULT_MERCHANT_ID
     records: dict[str, InventoryRecord] = field(default_factory=dict)
     received: list[dict[str, Any]] = field(default_factory=list)
+    responses: SandboxResponses = field(default_factory=SandboxResponses)
 
 
 def _now() -> str:
@@ -77,6 +171,40 @@ def _now() -> str:
 
 def _error(status: int, message: str, **details: Any) -> JSONResponse:
     return JSONResponse({"status": status, "error": message, **details}, status_code=status)
+
+
+def _parse_time(text: str | None) -> dt.datetime | None:
+    """Parse an ISO 8601 time; a time without an offset is taken as UTC."""
+    if not text:
+        return None
+    parsed = dt.datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _stored_record(state: SandboxState, body: dict[str, Any], warehouse: tuple[str, str]) -> InventoryRecord:
+    """Build the record to store for a valid request, applying the response options."""
+    responses = state.responses
+    sku_id = body["skuId"]
+    warehouse_id = body["warehouseId"]
+    if sku_id in responses.other_warehouse:
+        warehouse_id += OTHER_WAREHOUSE_OFFSET
+    now = _now()
+    return InventoryRecord(
+        id=f"{state.merchant_id}-{sku_id}-{warehouse_id}-{body['inventoryType']}",
+        sku_id=sku_id,
+        quantity=responses.stored_quantity.get(sku_id, body["quantity"]),
+        warehouse_id=warehouse_id,
+        inventory_type=body["inventoryType"],
+        merchant_id=state.merchant_id,
+        sku_name=state.catalog.get(sku_id),
+        last_update_date=now,
+        last_integration_date=None if sku_id in responses.omit_integration_date else now,
+        warehouse_name=warehouse[0],
+        warehouse_country=warehouse[1],
+        returned_orders=[
+            {"orderId": f"RET-{sku_id}-{number}"} for number in range(1, responses.returned_orders.get(sku_id, 0) + 1)
+        ],
+    )
 
 
 def build_app(state: SandboxState) -> Starlette:
@@ -106,24 +234,34 @@ def build_app(state: SandboxState) -> Starlette:
             log_request(body, 404)
             return _error(404, f"warehouse {body['warehouseId']} not found")
 
-        record_id = f"{state.merchant_id}-{body['skuId']}-{body['warehouseId']}-{body['inventoryType']}"
-        now = _now()
-        record = InventoryRecord(
-            id=record_id,
-            sku_id=body["skuId"],
-            quantity=body["quantity"],
-            warehouse_id=body["warehouseId"],
-            inventory_type=body["inventoryType"],
-            merchant_id=state.merchant_id,
-            sku_name=state.catalog.get(body["skuId"]),
-            last_update_date=now,
-            last_integration_date=now,
-            warehouse_name=warehouse[0],
-            warehouse_country=warehouse[1],
-        )
-        state.records[record_id] = record
+        record = _stored_record(state, body, warehouse)
+        state.records[record.id] = record
         log_request(body, 200)
         return JSONResponse(record_to_json(record))
+
+    async def list_inventories(request: Request) -> JSONResponse:
+        if request.headers.get("authorization") != f"Bearer {state.token}":
+            return _error(401, "missing or invalid bearer token")
+        query = request.query_params
+        try:
+            page_size = int(query.get(PAGE_SIZE, DEFAULT_PAGE_SIZE))
+            offset = int(query.get(PAGE_TOKEN) or 0)
+            updated_from = _parse_time(query.get(LAST_UPDATE_FROM))
+        except ValueError as error:
+            return _error(400, f"invalid query parameter: {error}")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            return _error(400, f"{PAGE_SIZE} must be 1 to {MAX_PAGE_SIZE}")
+
+        records = sorted(state.records.values(), key=lambda record: record.id)
+        if updated_from is not None:
+            records = [
+                record for record in records
+                if (_parse_time(record.last_update_date) or updated_from) >= updated_from
+            ]
+        end = offset + page_size
+        next_token = str(end) if end < len(records) else None
+        page = InventoryPage(items=records[offset:end], next_page_token=next_token)
+        return JSONResponse(page_to_json(page))
 
     async def list_received(request: Request) -> JSONResponse:
         return JSONResponse(state.received)
@@ -135,6 +273,8 @@ def build_app(state: SandboxState) -> Starlette:
         routes=[
             Route("/ext/inventories/", post_inventory, methods=["POST"]),
             Route("/ext/inventories", post_inventory, methods=["POST"]),
+            Route("/ext/inventories", list_inventories, methods=["GET"]),
+            Route("/ext/inventories/", list_inventories, methods=["GET"]),
             Route("/_sandbox/requests", list_received, methods=["GET"]),
             Route("/_sandbox/health", health, methods=["GET"]),
         ]

@@ -1,4 +1,4 @@
-"""The e-CROSS inventory API: request and response shapes of ``POST /ext/inventories/``.
+"""The e-CROSS inventory API: shapes of ``POST /ext/inventories/`` and ``GET /ext/inventories``.
 
 Source: the e-CROSS product API's public documentation. ``quantity`` is the
 absolute number of pieces that can be sold, not a change, so sending the same
@@ -17,6 +17,13 @@ from typing import Any, TypedDict
 from schemas.row import INVENTORY_TYPES, MAX_WHOLE_NUMBER
 
 INVENTORIES_PATH = "/ext/inventories/"
+INVENTORY_LIST_PATH = "/ext/inventories"
+
+# Query parameters of the record listing. The listing returns the records
+# whose lastUpdateDate is at or after LAST_UPDATE_FROM, a page at a time.
+LAST_UPDATE_FROM = "lastUpdateDateFrom"
+PAGE_TOKEN = "pageToken"
+PAGE_SIZE = "pageSize"
 
 REQUEST_FIELDS = ("skuId", "quantity", "warehouseId", "inventoryType")
 
@@ -156,3 +163,43 @@ def parse_inventory_record(document: Any) -> InventoryRecord:
         warehouse_country=_optional_str(document, "warehouseCountry"),
         returned_orders=returned_orders,
     )
+
+
+@dataclass(frozen=True)
+class InventoryPage:
+    """One page of ``GET /ext/inventories``.
+
+    The JSON form is ``{"items": [record, ...], "nextPageToken": "..."}``.
+    An absent or empty token marks the last page.
+    """
+
+    items: list[InventoryRecord]
+    next_page_token: str | None = None
+
+
+def page_to_json(page: InventoryPage) -> dict[str, Any]:
+    """Return the page in the API's JSON form."""
+    document: dict[str, Any] = {"items": [record_to_json(item) for item in page.items]}
+    if page.next_page_token:
+        document["nextPageToken"] = page.next_page_token
+    return document
+
+
+def parse_inventory_page(document: Any) -> InventoryPage:
+    """Read a listing body, raising ValueError if it is not a page of records."""
+    if not isinstance(document, dict):
+        raise ValueError("the response body is not a JSON object")
+    items = document.get("items")
+    if not isinstance(items, list):
+        raise ValueError("the response has no items array")
+    token = document.get("nextPageToken")
+    if token is not None and not isinstance(token, str):
+        raise ValueError("nextPageToken is not a string")
+
+    records = []
+    for position, item in enumerate(items):
+        try:
+            records.append(parse_inventory_record(item))
+        except ValueError as error:
+            raise ValueError(f"item {position}: {error}") from error
+    return InventoryPage(items=records, next_page_token=token or None)

@@ -1,4 +1,4 @@
-"""The reconciliation report: row statuses and the columns of the results file."""
+"""The reconciliation report: row statuses, warning names and the columns of each file."""
 
 from __future__ import annotations
 
@@ -11,6 +11,32 @@ NOT_SENT = "not_sent"
 SKIPPED = "skipped"
 
 STATUSES = (SYNCED, INVALID, FAILED, NOT_SENT, SKIPPED)
+
+# Fill colour (RGB hex) of the status cell in the XLSX Rows sheet.
+STATUS_COLOURS = {
+    SYNCED: "C6EFCE",
+    INVALID: "FFEB9C",
+    FAILED: "FFC7CE",
+    NOT_SENT: "D9D9D9",
+    SKIPPED: "DDEBF7",
+}
+
+# Warnings that e-CROSS's response can raise on a row. The first three leave
+# the row synced. A response_mismatch makes the row fail, and
+# returned_orders means the record lists returned orders.
+QUANTITY_MISMATCH = "quantity_mismatch"
+SKU_NOT_REGISTERED = "sku_not_registered"
+NOT_YET_INTEGRATED = "not_yet_integrated"
+RESPONSE_MISMATCH = "response_mismatch"
+RETURNED_ORDERS = "returned_orders"
+
+WARNINGS = (
+    QUANTITY_MISMATCH,
+    SKU_NOT_REGISTERED,
+    NOT_YET_INTEGRATED,
+    RESPONSE_MISMATCH,
+    RETURNED_ORDERS,
+)
 
 # One line per input row, in this order, in the CSV and in the XLSX Rows sheet.
 RESULT_COLUMNS = (
@@ -27,13 +53,45 @@ RESULT_COLUMNS = (
     "warehouseName",
     "warehouseCountry",
     "lastUpdateDate",
+    "lastIntegrationDate",
+    "returnedOrders",
     "attempts",
+    "seconds",
     "warnings",
     "error",
 )
+
+# Columns of the XLSX Rows sheet that hold times; they are stored as Excel
+# dates in UTC, and as ISO 8601 text in the CSV.
+DATE_COLUMNS = ("lastUpdateDate", "lastIntegrationDate")
 
 # Keys of the JSON summary that count rows; they add up to rowsRead.
 COUNT_KEYS = ("synced", "invalid", "failed", "notSent", "skipped")
 
 # API error bodies are cut to this many characters in the report and logs.
 MAX_ERROR_EXCERPT = 300
+
+# Every error cell of the report is cut to this many characters. It is
+# longer than MAX_ERROR_EXCERPT so that an API excerpt keeps its prefix.
+MAX_ERROR_TEXT = 500
+
+# The extra last column of the to-fix file.
+TO_FIX_REASON_COLUMN = "batch-sync reason"
+
+# Columns of the verification listing, in the JSON summary and the XLSX
+# Verify sheet.
+VERIFY_COLUMNS = (
+    "check",
+    "row",
+    "skuId",
+    "warehouseId",
+    "inventoryType",
+    "fileQuantity",
+    "ecrossQuantity",
+    "lastUpdateDate",
+)
+
+# Verification findings.
+QUANTITY_DIFFERS = "quantity_differs"
+MISSING_IN_ECROSS = "missing_in_ecross"
+NOT_IN_FILE = "not_in_file"

@@ -1,0 +1,190 @@
+"""Build the report's result lines: one per input row, in sheet order.
+
+A line is a dict with the public keys of RESULT_COLUMNS. Keys that start with
+an underscore carry facts that the summary counts but the results files do
+not show.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from batch_sync.upload import RowOutcome
+from batch_sync.validate import RowProblem, ValidatedTable, describe_problems
+from schemas.report import (
+    FAILED,
+    INVALID,
+    MAX_ERROR_TEXT,
+    NOT_SENT,
+    QUANTITY_MISMATCH,
+    RESPONSE_MISMATCH,
+    RETURNED_ORDERS,
+    SKIPPED,
+)
+from schemas.row import INVENTORY_TYPE, QUANTITY, SKU_ID, WAREHOUSE_ID
+
+# A spreadsheet program runs a cell that starts with one of these as a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[-+]?[0-9]+(\.[0-9]+)?")
+
+
+def neutralise(value: Any) -> Any:
+    """Make a text value safe to open in a spreadsheet program.
+
+    Text that a spreadsheet would run as a formula gets a leading apostrophe.
+    A plain number such as ``-3`` is left alone, so it still reads as -3.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        if not _PLAIN_NUMBER.fullmatch(value):
+            return "'" + value
+    return value
+
+
+def cut_error(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove secrets from an error text and cut it to MAX_ERROR_TEXT characters."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    if len(text) <= MAX_ERROR_TEXT:
+        return text
+    return text[: MAX_ERROR_TEXT - 1] + "…"
+
+
+def _result_line(row: int, source_row: Any, status: str, error: str) -> dict[str, Any]:
+    return {
+        "row": row,
+        "skuId": source_row[SKU_ID],
+        "warehouseId": source_row[WAREHOUSE_ID],
+        "inventoryType": source_row[INVENTORY_TYPE],
+        "quantity": source_row[QUANTITY],
+        "status": status,
+        "error": error,
+        "_warnings": (),
+        "_error_kind": error if status in (INVALID, FAILED) else "",
+        "_sent_quantity": None,
+        "_acknowledged_quantity": None,
+        "_duplicate": False,
+    }
+
+
+def _problem_kind(problems: list[RowProblem]) -> str:
+    """Return a row's problems without the cell values, to group rows by cause."""
+    return "; ".join(problem.reason for problem in problems)
+
+
+def _warning_names(outcome: RowOutcome) -> tuple[str, ...]:
+    names = list(outcome.warnings)
+    if outcome.status == FAILED and outcome.error.startswith(RESPONSE_MISMATCH):
+        names.append(RESPONSE_MISMATCH)
+    if outcome.record is not None and outcome.record.returned_orders:
+        names.append(RETURNED_ORDERS)
+    return tuple(names)
+
+
+def _warning_text(names: tuple[str, ...], outcome: RowOutcome, sent: int) -> str:
+    parts = []
+    for name in names:
+        record = outcome.record
+        if name == QUANTITY_MISMATCH and record is not None:
+            parts.append(f"{name} (sent {sent}, e-CROSS stored {record.quantity})")
+        elif name == RETURNED_ORDERS and record is not None:
+            parts.append(f"{name} ({len(record.returned_orders)})")
+        else:
+            parts.append(name)
+    return "; ".join(parts)
+
+
+def _add_outcome(line: dict[str, Any], outcome: RowOutcome) -> None:
+    line["status"] = outcome.status
+    line["httpStatus"] = outcome.http_status
+    line["attempts"] = outcome.attempts
+    line["seconds"] = outcome.seconds
+    line["error"] = outcome.error
+    line["_error_kind"] = outcome.error if outcome.status in (INVALID, FAILED) else ""
+    names = _warning_names(outcome)
+    line["_warnings"] = names
+    line["warnings"] = _warning_text(names, outcome, line["quantity"])
+    if outcome.attempts:
+        line["_sent_quantity"] = line["quantity"]
+    record = outcome.record
+    if record is not None:
+        line["returnedId"] = record.id
+        line["skuName"] = record.sku_name
+        line["returnedQuantity"] = record.quantity
+        line["warehouseName"] = record.warehouse_name
+        line["warehouseCountry"] = record.warehouse_country
+        line["lastUpdateDate"] = record.last_update_date
+        line["lastIntegrationDate"] = record.last_integration_date
+        line["returnedOrders"] = len(record.returned_orders)
+        if outcome.status != FAILED:
+            line["_acknowledged_quantity"] = record.quantity
+
+
+def result_lines(
+    table: ValidatedTable,
+    outcomes: dict[int, RowOutcome],
+    unsent_reason: str,
+    secrets: Iterable[str] = (),
+) -> Iterator[dict[str, Any]]:
+    """Yield one result line per input row, in sheet order.
+
+    Error texts have every value in ``secrets`` replaced and are cut to
+    MAX_ERROR_TEXT characters.
+    """
+    secrets = tuple(secrets)
+    for line in _raw_lines(table, outcomes, unsent_reason):
+        line["error"] = cut_error(line["error"] or "", secrets)
+        line["_error_kind"] = cut_error(line["_error_kind"], secrets)
+        yield line
+
+
+def _raw_lines(
+    table: ValidatedTable, outcomes: dict[int, RowOutcome], unsent_reason: str
+) -> Iterator[dict[str, Any]]:
+    valid_rows = table.valid
+    skipped = {skipped.row: skipped for skipped in table.source.skipped_rows}
+    frame_rows = ((int(row), values) for row, values in table.source.frame.iterrows())
+    for row, source_row in _merge_rows(frame_rows, skipped):
+        if row in skipped:
+            yield _result_line(row, source_row, SKIPPED, skipped[row].reason)
+            continue
+        if row in table.problems:
+            line = _result_line(row, source_row, INVALID, describe_problems(table.problems[row]))
+            line["_error_kind"] = _problem_kind(table.problems[row])
+            yield line
+            continue
+
+        line = _result_line(row, source_row, NOT_SENT, unsent_reason)
+        first = table.duplicate_of.get(row, row)
+        if first in valid_rows.index:
+            line["quantity"] = int(valid_rows.at[first, QUANTITY])
+            line["inventoryType"] = valid_rows.at[first, INVENTORY_TYPE]
+            line["warehouseId"] = int(valid_rows.at[first, WAREHOUSE_ID])
+        if first in outcomes:
+            _add_outcome(line, outcomes[first])
+        if first != row:
+            # The summary counts the units and warnings of the first row only.
+            line["_duplicate"] = True
+            note = f"same row as row {first}, sent once"
+            line["error"] = f"{note}; {line['error']}" if line["error"] else note
+        yield line
+
+
+def _merge_rows(
+    frame_rows: Iterator[tuple[int, Any]], skipped: dict[int, Any]
+) -> Iterator[tuple[int, Any]]:
+    """Interleave the table's rows with the skipped rows in sheet order."""
+    pending = sorted(skipped)
+    for row, values in frame_rows:
+        while pending and pending[0] < row:
+            first = pending.pop(0)
+            yield first, _skipped_values(skipped[first].values)
+        yield row, values
+    for first in pending:
+        yield first, _skipped_values(skipped[first].values)
+
+
+def _skipped_values(values: dict[str, str]) -> dict[str, str]:
+    return {name: values.get(name, "") for name in (SKU_ID, QUANTITY, WAREHOUSE_ID, INVENTORY_TYPE)}

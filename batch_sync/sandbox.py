@@ -8,6 +8,11 @@ can be shown.
 
 ``GET /_sandbox/requests`` lists every request the sandbox received, with the
 status it answered, so tests can compare what arrived with the file.
+
+``POST /token`` exchanges the configured client id and secret for a bearer
+token that expires after ``token_lifetime`` seconds. Fault injection (slow,
+failing, throttling or dropped answers, outages) lives in
+``batch_sync.sandbox_faults``.
 """
 
 from __future__ import annotations
@@ -16,9 +21,13 @@ import csv
 import datetime as dt
 import ipaddress
 import json
+import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,6 +35,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from schemas.api import InventoryRecord, record_to_json, request_problems
+
+if TYPE_CHECKING:
+    from batch_sync.sandbox_faults import Faults
 
 DEFAULT_MERCHANT_ID = "M1001"
 
@@ -69,6 +81,30 @@ class SandboxState:
     merchant_id: str = DEFAULT_MERCHANT_ID
     records: dict[str, InventoryRecord] = field(default_factory=dict)
     received: list[dict[str, Any]] = field(default_factory=list)
+    client_id: str | None = None
+    client_secret: str | None = None
+    token_lifetime: float = 28800.0
+    # Issued token -> monotonic time at which it expires.
+    issued_tokens: dict[str, float] = field(default_factory=dict)
+    tokens_issued: int = 0
+    # Set by a fault: every token is rejected, as for a disabled account.
+    reject_all_tokens: bool = False
+
+    def accepts(self, authorization: str | None) -> bool:
+        """Return True if the Authorization header carries a token the API accepts now."""
+        if self.reject_all_tokens or not authorization or not authorization.startswith("Bearer "):
+            return False
+        token = authorization.removeprefix("Bearer ")
+        if token == self.token:
+            return True
+        expires = self.issued_tokens.get(token)
+        return expires is not None and time.monotonic() < expires
+
+    def issue_token(self) -> str:
+        token = secrets.token_urlsafe(24)
+        self.issued_tokens[token] = time.monotonic() + self.token_lifetime
+        self.tokens_issued += 1
+        return token
 
 
 def _now() -> str:
@@ -82,13 +118,22 @@ def _error(status: int, message: str, **details: Any) -> JSONResponse:
 def build_app(state: SandboxState) -> Starlette:
     """Build the ASGI app that serves ``state``."""
 
-    def log_request(body: Any, status: int) -> None:
-        state.received.append({"at": _now(), "body": body, "status": status})
+    def log_request(body: Any, status: int, fault: str | None = None) -> None:
+        entry = {"at": _now(), "body": body, "status": status}
+        if fault is not None:
+            entry["fault"] = fault
+        state.received.append(entry)
 
     async def post_inventory(request: Request) -> JSONResponse:
         raw = await request.body()
-        if request.headers.get("authorization") != f"Bearer {state.token}":
-            log_request(None, 401)
+        # Set by the fault injector when it will drop this answer after the update.
+        fault = request.scope.get("sandbox_fault")
+        if not state.accepts(request.headers.get("authorization")):
+            try:
+                logged_body = json.loads(raw)
+            except ValueError:
+                logged_body = None
+            log_request(logged_body, 401, fault)
             return _error(401, "missing or invalid bearer token")
 
         try:
@@ -122,14 +167,29 @@ def build_app(state: SandboxState) -> Starlette:
             warehouse_country=warehouse[1],
         )
         state.records[record_id] = record
-        log_request(body, 200)
+        log_request(body, 200, fault)
         return JSONResponse(record_to_json(record))
+
+    async def issue_token(request: Request) -> JSONResponse:
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return _error(400, "the body is not valid JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("clientId"), str) or not isinstance(body.get("clientSecret"), str):
+            return _error(400, "clientId and clientSecret must be strings")
+        if state.client_secret is None or (body["clientId"], body["clientSecret"]) != (state.client_id, state.client_secret):
+            return _error(401, "invalid client credentials")
+        return JSONResponse(
+            {"token": state.issue_token(), "tokenType": "Bearer", "expiresIn": state.token_lifetime}
+        )
 
     async def list_received(request: Request) -> JSONResponse:
         return JSONResponse(state.received)
 
     async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "records": len(state.records)})
+        return JSONResponse(
+            {"status": "ok", "records": len(state.records), "tokensIssued": state.tokens_issued}
+        )
 
     return Starlette(
         routes=[
@@ -137,14 +197,20 @@ def build_app(state: SandboxState) -> Starlette:
             Route("/ext/inventories", post_inventory, methods=["POST"]),
             Route("/_sandbox/requests", list_received, methods=["GET"]),
             Route("/_sandbox/health", health, methods=["GET"]),
+            Route("/token", issue_token, methods=["POST"]),
         ]
     )
 
 
-def serve(state: SandboxState, host: str, port: int) -> None:
-    """Serve the sandbox until interrupted."""
+def serve(state: SandboxState, host: str, port: int, faults: Faults | None = None) -> None:
+    """Serve the sandbox until interrupted, injecting ``faults`` into inventory requests."""
     import uvicorn
 
+    from batch_sync.sandbox_faults import FaultInjector
+
     check_loopback(host)
-    config = uvicorn.Config(build_app(state), host=host, port=port, log_level="warning", access_log=False)
+    app: Any = build_app(state)
+    if faults is not None and faults.enabled:
+        app = FaultInjector(app, state, faults)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     uvicorn.Server(config).run()

@@ -15,7 +15,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -42,6 +42,9 @@ class RunFacts:
     dry_run: bool
     exit_status: int
     stop_reason: str = ""
+    # Summary keys about sending (request rate, 429s, journal run, resume),
+    # added to the summary as they are.
+    upload: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,7 @@ def build_summary(
             "resultsXlsx": str(paths.results_xlsx),
             "summaryJson": str(paths.summary_json),
         },
+        **facts.upload,
     }
 
 

@@ -9,21 +9,25 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import signal
+import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from batch_sync.auth import DEFAULT_AUTH_URL, ClientCredentialsToken, StaticToken, TokenSource
 from batch_sync.client import ClientSettings, EcrossClient
+from batch_sync.journal import ConfirmedRow, Journal, JournalEntry, RowKey, content_hash
 from batch_sync.load import load_table
+from batch_sync.ratelimit import DEFAULT_RATE_LIMIT, AdaptiveRateLimiter
 from batch_sync.report import ReportPaths, RunFacts, result_lines, status_counts, write_report
-from batch_sync.upload import PendingRow, RowOutcome, Uploader
+from batch_sync.upload import PendingRow, RetryPolicy, RowOutcome, Uploader
 from batch_sync.validate import ValidatedTable, validate_table
 from schemas.api import inventory_request
-from schemas.report import FAILED, INVALID, NOT_SENT
+from schemas.report import FAILED, INVALID, NOT_SENT, SYNCED
 from schemas.row import INVENTORY_TYPE, QUANTITY, SKU_ID, WAREHOUSE_ID
 
 log = structlog.get_logger(__name__)
@@ -37,7 +41,11 @@ EXIT_INTERRUPTED = 130
 
 @dataclass(frozen=True)
 class SyncOptions:
-    """Everything one sync run needs; ``repr`` never shows the token."""
+    """Everything one sync run needs; ``repr`` never shows the token or the client secret.
+
+    The credentials are either ``token`` or ``client_id`` with
+    ``client_secret``; without a ``state_dir`` the run keeps no journal.
+    """
 
     path: Path
     report_dir: Path
@@ -46,11 +54,19 @@ class SyncOptions:
     concurrency: int
     sheet: str | None = None
     dry_run: bool = False
+    client_id: str | None = None
+    client_secret: str | None = None
+    auth_url: str = DEFAULT_AUTH_URL
+    rate_limit: float | None = DEFAULT_RATE_LIMIT
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    state_dir: Path | None = None
+    restart: bool = False
 
     def __repr__(self) -> str:
         return (
             f"SyncOptions(path={str(self.path)!r}, base_url={self.base_url!r}, "
-            f"concurrency={self.concurrency}, dry_run={self.dry_run}, token='***')"
+            f"concurrency={self.concurrency}, dry_run={self.dry_run}, "
+            f"state_dir={str(self.state_dir)!r}, token='***', client_secret='***')"
         )
 
 
@@ -61,8 +77,16 @@ class SyncResult:
     paths: ReportPaths
 
 
-def pending_rows(table: ValidatedTable) -> Iterator[PendingRow]:
-    """Yield the API request of every valid row, in sheet order."""
+def row_key(body: Any) -> RowKey:
+    """Return the journal key of a request body: skuId, warehouseId, inventoryType."""
+    return (body["skuId"], body["warehouseId"], body["inventoryType"])
+
+
+def pending_rows(
+    table: ValidatedTable, confirmed: dict[RowKey, ConfirmedRow] | None = None
+) -> Iterator[PendingRow]:
+    """Yield the API request of every valid row in sheet order, leaving out confirmed rows."""
+    confirmed = confirmed or {}
     valid = table.valid
     for row, sku_id, quantity, warehouse_id, inventory_type in zip(
         valid.index,
@@ -72,30 +96,100 @@ def pending_rows(table: ValidatedTable) -> Iterator[PendingRow]:
         valid[INVENTORY_TYPE],
     ):
         body = inventory_request(str(sku_id), int(quantity), int(warehouse_id), str(inventory_type))
-        yield PendingRow(int(row), body)
+        if row_key(body) not in confirmed:
+            yield PendingRow(int(row), body)
 
 
-async def _upload(options: SyncOptions, table: ValidatedTable, outcomes: dict[int, RowOutcome]) -> Uploader:
-    settings = ClientSettings(
-        base_url=options.base_url,
-        token=options.token or "",
-        concurrency=options.concurrency,
-    )
+def confirmed_outcomes(table: ValidatedTable, confirmed: dict[RowKey, ConfirmedRow]) -> dict[int, RowOutcome]:
+    """Build this run's outcomes of the rows that an earlier run confirmed."""
+    outcomes = {}
+    valid = table.valid
+    for row, sku_id, warehouse_id, inventory_type in zip(
+        valid.index, valid[SKU_ID], valid[WAREHOUSE_ID], valid[INVENTORY_TYPE]
+    ):
+        earlier = confirmed.get((str(sku_id), int(warehouse_id), str(inventory_type)))
+        if earlier is not None:
+            outcomes[int(row)] = RowOutcome(
+                row=int(row),
+                status=SYNCED,
+                http_status=earlier.http_status,
+                record=earlier.record,
+                attempts=earlier.attempts,
+                error=f"synced by run {earlier.sent_by_run}; not sent again",
+            )
+    return outcomes
+
+
+def _token_source(options: SyncOptions) -> TokenSource:
+    if options.token:
+        return StaticToken(options.token)
+    return ClientCredentialsToken(options.auth_url, options.client_id or "", options.client_secret or "")
+
+
+async def _upload(
+    options: SyncOptions,
+    table: ValidatedTable,
+    outcomes: dict[int, RowOutcome],
+    journal: Journal | None,
+    confirmed: dict[RowKey, ConfirmedRow],
+    started_uploader: list[Uploader],
+) -> Uploader:
+    settings = ClientSettings(base_url=options.base_url, concurrency=options.concurrency)
 
     def record(outcome: RowOutcome) -> None:
         outcomes[outcome.row] = outcome
+        if journal is not None and outcome.body is not None:
+            journal.record(
+                JournalEntry(
+                    key=row_key(outcome.body),
+                    row=outcome.row,
+                    status=outcome.status,
+                    http_status=outcome.http_status,
+                    attempts=outcome.attempts,
+                    record=outcome.record,
+                    error=outcome.error,
+                )
+            )
 
     loop = asyncio.get_running_loop()
+    tokens = _token_source(options)
     async with EcrossClient(settings) as client:
-        uploader = Uploader(client, options.concurrency, record)
+        uploader = Uploader(
+            client,
+            tokens,
+            options.concurrency,
+            record,
+            retry=options.retry,
+            limiter=AdaptiveRateLimiter(options.rate_limit),
+        )
+        started_uploader.append(uploader)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, uploader.request_stop, f"interrupted by {signal.Signals(signum).name}")
         try:
-            await uploader.run(pending_rows(table))
+            await uploader.run(pending_rows(table, confirmed))
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
+            await tokens.aclose()
     return uploader
+
+
+def upload_summary(
+    options: SyncOptions, uploader: Uploader | None, journal: Journal | None, confirmed: int, seconds: float
+) -> dict[str, Any]:
+    """Return the summary keys about sending: request rate, 429s, journal run and resume."""
+    limiter = uploader.limiter if uploader is not None else None
+    requests = limiter.requests if limiter is not None else 0
+    return {
+        "runId": journal.run_id if journal is not None else None,
+        "resumedFromRun": journal.resumed_from if journal is not None else None,
+        "rowsConfirmedEarlier": confirmed,
+        "requestsSent": requests,
+        "requestRate": round(requests / seconds, 1) if seconds > 0 else 0.0,
+        "rateLimit": options.rate_limit,
+        "rateLimitLowest": None if limiter is None or limiter.lowest_rate is None else round(limiter.lowest_rate, 2),
+        "http429": limiter.throttled if limiter is not None else 0,
+    }
 
 
 def exit_status_for(counts: Counter[str], uploader: Uploader | None, dry_run: bool) -> int:
@@ -116,17 +210,34 @@ def run_sync(options: SyncOptions) -> SyncResult:
 
     table = validate_table(load_table(options.path, options.sheet))
 
-    outcomes: dict[int, RowOutcome] = {}
+    journal: Journal | None = None
+    confirmed: dict[RowKey, ConfirmedRow] = {}
+    if options.state_dir is not None and not options.dry_run:
+        journal = Journal.open(options.state_dir, options.path, content_hash(options.path), restart=options.restart)
+        confirmed = journal.confirmed_rows()
+        if journal.resumed_from is not None:
+            log.info("sync.resumed", run_id=journal.run_id, resumed_from=journal.resumed_from, rows_confirmed=len(confirmed))
+
+    outcomes: dict[int, RowOutcome] = confirmed_outcomes(table, confirmed)
+    started_uploader: list[Uploader] = []
     uploader: Uploader | None = None
     interrupted = False
+    upload_started = time.monotonic()
     try:
-        if not options.dry_run and len(table.valid):
-            log.info("upload.started", rows=len(table.valid), concurrency=options.concurrency)
-            uploader = asyncio.run(_upload(options, table, outcomes))
+        if not options.dry_run and len(table.valid) > len(confirmed):
+            log.info(
+                "upload.started",
+                rows=len(table.valid) - len(confirmed),
+                concurrency=options.concurrency,
+                rate_limit=options.rate_limit,
+            )
+            uploader = asyncio.run(_upload(options, table, outcomes, journal, confirmed, started_uploader))
     except KeyboardInterrupt:
         interrupted = True
         raise
     finally:
+        uploader = uploader or (started_uploader[0] if started_uploader else None)
+        upload_seconds = time.monotonic() - upload_started
         if options.dry_run:
             unsent_reason = "dry run: the row is valid and was not sent"
         elif uploader is not None and uploader.stop_reason:
@@ -143,8 +254,12 @@ def run_sync(options: SyncOptions) -> SyncResult:
             dry_run=options.dry_run,
             exit_status=exit_status,
             stop_reason=uploader.stop_reason if uploader else ("interrupted" if interrupted else ""),
+            upload=upload_summary(options, uploader, journal, len(confirmed), upload_seconds),
         )
         paths, summary = write_report(options.report_dir, table, lines, facts)
+        if journal is not None:
+            journal.finish(exit_status, summary)
+            journal.close()
 
     log.info(
         "sync.finished",
@@ -154,6 +269,8 @@ def run_sync(options: SyncOptions) -> SyncResult:
         invalid=summary["invalid"],
         failed=summary["failed"],
         not_sent=summary["notSent"],
+        http_429=summary["http429"],
+        request_rate=summary["requestRate"],
         results=str(paths.results_csv),
     )
     return SyncResult(exit_status, summary, paths)

@@ -95,9 +95,9 @@ class ClientCredentialsToken:
         self._token: str | None = None
         self._generation = 0
         self._renew_at = 0.0
-        # True while the current token was fetched because the API rejected
-        # the one before it and no request has succeeded with it yet.
-        self._unproven_after_rejection = False
+        # The generation fetched because the API rejected the one before it,
+        # until a request succeeds with it; None otherwise.
+        self._unproven_generation: int | None = None
         self.tokens_fetched = 0
 
     def __repr__(self) -> str:
@@ -115,15 +115,15 @@ class ClientCredentialsToken:
         async with self._lock:
             if rejected_generation < self._generation:
                 return True
-            if self._unproven_after_rejection:
+            if self._unproven_generation == self._generation:
                 return False
             await self._fetch(reason="rejected")
-            self._unproven_after_rejection = True
+            self._unproven_generation = self._generation
             return True
 
     def accepted(self, generation: int) -> None:
-        if generation == self._generation:
-            self._unproven_after_rejection = False
+        if self._unproven_generation is not None and generation >= self._unproven_generation:
+            self._unproven_generation = None
 
     async def aclose(self) -> None:
         await self._http.aclose()

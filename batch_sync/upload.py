@@ -125,6 +125,17 @@ class Uploader:
 
     async def run(self, rows: Iterable[PendingRow]) -> None:
         """Send every row unless the run is stopped."""
+        # Fetch the first token once, so that rejected client credentials
+        # stop the run before any worker starts. A transient failure here
+        # is left to the workers, which retry it per row.
+        try:
+            await self._tokens.bearer()
+        except CredentialsRejected as error:
+            self._fail_run(error)
+            return
+        except TransientError as error:
+            log.warning("upload.token_failed", error=str(error))
+
         queue: asyncio.Queue[PendingRow | None] = asyncio.Queue(maxsize=self._concurrency * 2)
         workers = [asyncio.create_task(self._work(queue)) for _ in range(self._concurrency)]
         feeder = asyncio.create_task(self._feed(rows, queue))
@@ -192,15 +203,15 @@ class Uploader:
         tries = 0
         posts = 0
         rejection: CredentialsRejected | None = None
-        renewed = False
         while True:
             tries += 1
             try:
                 if rejection is not None:
-                    if renewed or not await self._tokens.renew(rejection.generation or 0):
+                    # The token source returns False when the token it fetched
+                    # after a 401 was rejected too, so this loop ends.
+                    if not await self._tokens.renew(rejection.generation or 0):
                         self._fail_run(rejection)
                         return self._outcome(pending, FAILED, started, posts, error=str(rejection), http_status=rejection.http_status)
-                    renewed = True
                     rejection = None
                 generation, token = await self._tokens.bearer()
                 await self.limiter.acquire()
@@ -210,8 +221,8 @@ class Uploader:
                 if error.generation is None:
                     self._fail_run(error)
                     return self._outcome(pending, FAILED, started, posts, error=str(error), http_status=error.http_status)
-                # A rejected token is renewed once and the row sent again;
-                # this does not use up one of the row's attempts.
+                # The row is sent again with a renewed token, and this does
+                # not use up one of the row's attempts.
                 log.warning("upload.token_rejected", row=pending.row, http_status=error.http_status, generation=error.generation)
                 rejection = error
                 tries -= 1

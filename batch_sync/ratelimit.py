@@ -93,7 +93,7 @@ class AdaptiveRateLimiter:
             return
 
         if self._rate is None:
-            self._recover_to = max(MIN_RATE, self._last_window_rate, self._window_count / max(now - self._window_start, 1e-3))
+            self._recover_to = max(MIN_RATE, self._measured_rate(now))
             current = self._recover_to
         else:
             current = self._rate
@@ -116,6 +116,12 @@ class AdaptiveRateLimiter:
         if self._rate >= self._recover_to and self.configured_rate is None:
             self._rate = None
         log.info("ratelimit.recovering", rate=None if self._rate is None else round(self._rate, 2))
+
+    def _measured_rate(self, now: float) -> float:
+        """Return the request rate of the last full second, or of the current one once it is long enough."""
+        elapsed = now - self._window_start
+        current = self._window_count / elapsed if elapsed >= 0.25 else 0.0
+        return max(self._last_window_rate, current)
 
     def _count(self, now: float) -> None:
         self.requests += 1

@@ -105,3 +105,36 @@ def test_killed_runs_resume_to_completion(tmp_path: Path, state_dir: Path) -> No
     assert all(line["returnedId"] for line in lines)
     expected_ids = {f"M1001-{b['skuId']}-{b['warehouseId']}-{b['inventoryType']}" for b in bodies}
     assert {line["returnedId"] for line in lines} == expected_ids
+
+
+def test_sigterm_reports_then_resumes(tmp_path: Path) -> None:
+    path = tmp_path / "rows.csv"
+    write_rows(path, 2000)
+    sandbox = start_sandbox(tmp_path, "--latency", "0.005")
+    try:
+        process = start_sync(path, sandbox.url, tmp_path / "stopped")
+        while process.poll() is None:
+            if httpx.get(f"{sandbox.url}/_sandbox/health", timeout=10).json()["records"] >= 300:
+                process.send_signal(signal.SIGTERM)
+                break
+            time.sleep(0.02)
+        process.wait(timeout=60)
+        resumed = run_cli(
+            "sync", str(path), "--base-url", sandbox.url, "--report-dir", str(tmp_path / "resumed"),
+            "--rate-limit", "0", env={"ECROSS_TOKEN": TEST_TOKEN},
+        )
+    finally:
+        sandbox.stop()
+
+    assert process.returncode == 130
+    stopped = read_summary(tmp_path / "stopped")
+    assert stopped["exitStatus"] == 130
+    assert stopped["notSent"] > 0
+    assert stopped["synced"] + stopped["failed"] + stopped["notSent"] == 2000
+    not_sent = [line for line in read_results(tmp_path / "stopped") if line["status"] == "not_sent"]
+    assert all("SIGTERM" in line["error"] for line in not_sent)
+
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    summary = read_summary(tmp_path / "resumed")
+    assert summary["synced"] == 2000
+    assert summary["rowsConfirmedEarlier"] == stopped["synced"]

@@ -75,7 +75,7 @@ def api_message(response: httpx.Response) -> str:
 def _is_warehouse_refusal(response: httpx.Response) -> bool:
     # NOTE: the public contract does not say how a 403 for a warehouse the
     # merchant may not update differs from a 403 for the credentials; this
-    # reads any 403 whose body names the warehouse as the row's answer.
+    # treats any 403 whose body names the warehouse as a final response for the row.
     return "warehouse" in response.text.lower()
 
 
@@ -113,7 +113,7 @@ class EcrossClient:
 
         Raises CredentialsRejected (with ``generation``) on 401 and on a 403
         that is not about the warehouse, TransientError when sending again may
-        help, and RowRejected for every other answer that is not a stored
+        help, and RowRejected for every other response that is not a stored
         record: 400 with the API's message, 403 for a warehouse the merchant
         may not update, 404 for an unknown warehouse.
         """

@@ -126,7 +126,7 @@ def build_app(state: SandboxState) -> Starlette:
 
     async def post_inventory(request: Request) -> JSONResponse:
         raw = await request.body()
-        # Set by the fault injector when it will drop this answer after the update.
+        # Set by the fault injector when it drops the response after storing the update.
         fault = request.scope.get("sandbox_fault")
         if not state.accepts(request.headers.get("authorization")):
             try:

@@ -295,9 +295,14 @@ class Uploader:
             )
 
     def _fail_run(self, error: RunAborted) -> None:
-        if self._abort is None:
-            self._abort = error
-            log.error("upload.aborted", error=str(error))
+        if self._stop.is_set():
+            # A run that is already stopping keeps its first reason and exit
+            # status, even if requests still in flight fail afterwards.
+            if self._abort is None:
+                log.warning("upload.failed_while_stopping", error=str(error))
+            return
+        self._abort = error
+        log.error("upload.aborted", error=str(error))
         self.request_stop(str(error))
 
     @staticmethod

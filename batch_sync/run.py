@@ -24,6 +24,7 @@ from batch_sync.journal import ConfirmedRow, Journal, JournalEntry, RowKey, cont
 from batch_sync.load import load_table
 from batch_sync.ratelimit import DEFAULT_RATE_LIMIT, AdaptiveRateLimiter
 from batch_sync.report import ReportPaths, RunFacts, result_lines, status_counts, write_report
+from batch_sync.response_checks import record_warnings
 from batch_sync.upload import PendingRow, RetryPolicy, RowOutcome, Uploader
 from batch_sync.validate import ValidatedTable, validate_table
 from schemas.api import inventory_request
@@ -101,21 +102,21 @@ def pending_rows(
 
 
 def confirmed_outcomes(table: ValidatedTable, confirmed: dict[RowKey, ConfirmedRow]) -> dict[int, RowOutcome]:
-    """Build this run's outcomes of the rows that an earlier run confirmed."""
+    """Build this run's outcomes of the rows that an earlier run confirmed, warnings included."""
     outcomes = {}
-    valid = table.valid
-    for row, sku_id, warehouse_id, inventory_type in zip(
-        valid.index, valid[SKU_ID], valid[WAREHOUSE_ID], valid[INVENTORY_TYPE]
-    ):
-        earlier = confirmed.get((str(sku_id), int(warehouse_id), str(inventory_type)))
+    if not confirmed:
+        return outcomes
+    for pending in pending_rows(table):
+        earlier = confirmed.get(row_key(pending.body))
         if earlier is not None:
-            outcomes[int(row)] = RowOutcome(
-                row=int(row),
+            outcomes[pending.row] = RowOutcome(
+                row=pending.row,
                 status=SYNCED,
                 http_status=earlier.http_status,
                 record=earlier.record,
                 attempts=earlier.attempts,
                 error=f"synced by run {earlier.sent_by_run}; not sent again",
+                warnings=record_warnings(pending.body, earlier.record),
             )
     return outcomes
 

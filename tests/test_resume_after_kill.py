@@ -103,6 +103,8 @@ def test_killed_runs_resume_to_completion(tmp_path: Path, state_dir: Path) -> No
     assert [int(line["row"]) for line in lines] == list(range(2, ROWS + 2))
     assert all(line["status"] == "synced" for line in lines)
     assert all(line["returnedId"] for line in lines)
+    # The sandbox's catalog lists none of these SKUs, confirmed rows included.
+    assert all(line["warnings"] == "sku_not_registered" for line in lines)
     expected_ids = {f"M1001-{b['skuId']}-{b['warehouseId']}-{b['inventoryType']}" for b in bodies}
     assert {line["returnedId"] for line in lines} == expected_ids
 

@@ -1,10 +1,10 @@
 """Bearer tokens for the e-CROSS API: a fixed token, or one obtained with client credentials.
 
 e-CROSS exchanges a client id and secret at ``POST {auth_url}/token`` for a
-bearer token that lasts ``expiresIn`` seconds (8 hours), and asks clients to
+bearer token that lasts ``expiresIn`` seconds (8 hours), and requests that clients
 reuse a token rather than fetch one per call. ``ClientCredentialsToken``
 keeps one token per run, renews it shortly before it expires, and renews it
-once more when the API answers 401.
+once more when the API responds with 401.
 
 Each token carries a generation number. A worker that sees a 401 passes the
 generation it sent, so many workers that see the same rejected token cause

@@ -74,8 +74,8 @@ def api_message(response: httpx.Response) -> str:
 
 def _is_warehouse_refusal(response: httpx.Response) -> bool:
     # NOTE: the public contract does not say how a 403 for a warehouse the
-    # merchant may not update differs from a 403 for the credentials; this
-    # treats any 403 whose body names the warehouse as a final response for the row.
+    # merchant may not update differs from a 403 for the credentials. This
+    # treats a 403 whose body names the warehouse as the row's final response.
     return "warehouse" in response.text.lower()
 
 

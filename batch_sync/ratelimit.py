@@ -1,4 +1,4 @@
-"""One request rate shared by all upload workers, slowed after 429 answers.
+"""One request rate shared by all upload workers, slowed after 429 responses.
 
 Every request waits for a slot first. Slots are spaced ``1 / rate`` seconds
 apart, and an idle limiter lets a burst of up to ``BURST_SECONDS`` worth of

@@ -2,7 +2,7 @@
 
 ``FaultInjector`` is ASGI middleware around the sandbox app. For each
 inventory request it waits the configured latency, then either responds
-with a fault or passes the request on. Each faulty answer is added to the
+with a fault or passes the request on. Each faulty response is added to the
 sandbox's request log with its status and a ``fault`` name, so a test can
 count every attempt that reached the sandbox.
 

@@ -187,3 +187,26 @@ def test_outage_stops_then_rerun_completes(tmp_path: Path) -> None:
     sent_again = {key(entry["body"]) for entry in after_outage}
     assert synced_first.isdisjoint(sent_again)
     assert synced_first | sent_again == {key(body) for body in bodies}
+
+
+def test_restart_sends_every_row_again(tmp_path: Path) -> None:
+    write_rows(tmp_path / "rows.csv", 60)
+    sandbox = start_auth_sandbox(tmp_path, "--outage-after-requests", "20")
+    try:
+        first = sync(
+            sandbox, tmp_path / "rows.csv", tmp_path / "first", "--concurrency", "2", "--rate-limit", "0",
+            "--outage-seconds", "1", "--max-retry-delay", "0.2",
+        )
+        seen = len(sandbox.received())
+        httpx.delete(f"{sandbox.url}/_sandbox/outage")
+        second = sync(sandbox, tmp_path / "rows.csv", tmp_path / "second", "--restart", "--rate-limit", "0")
+        sent_again = sandbox.received()[seen:]
+    finally:
+        sandbox.stop()
+
+    assert first.returncode == 3, first.stderr[-3000:]
+    assert second.returncode == 0, second.stderr[-3000:]
+    summary = read_summary(tmp_path / "second")
+    assert summary["resumedFromRun"] is None
+    assert summary["rowsConfirmedEarlier"] == 0
+    assert len(sent_again) == 60

@@ -40,6 +40,7 @@ from typing import Any
 
 import structlog
 
+from batch_sync.errors import InputError
 from schemas.api import InventoryRecord, parse_inventory_record, record_to_json
 from schemas.report import SYNCED
 
@@ -145,14 +146,23 @@ class Journal:
 
     @classmethod
     def open(cls, state_dir: Path, input_path: Path, digest: str, *, restart: bool) -> Journal:
-        """Open the journal in ``state_dir`` and start a run, resuming an unfinished one unless ``restart``."""
-        state_dir.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(state_dir / JOURNAL_FILE, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute("PRAGMA busy_timeout=10000")
-        connection.executescript(_SCHEMA)
-        connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        """Open the journal in ``state_dir`` and start a run, resuming an unfinished one unless ``restart``.
+
+        Raises InputError if the directory or the database cannot be used.
+        """
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(state_dir / JOURNAL_FILE, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA busy_timeout=10000")
+            connection.executescript(_SCHEMA)
+            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except (OSError, sqlite3.Error) as error:
+            raise InputError(
+                f"{state_dir / JOURNAL_FILE}: cannot open the run journal ({error}); "
+                "pass --state-dir with a writable directory or set BATCH_SYNC_STATE_DIR"
+            ) from error
 
         previous = None if restart else _unfinished_run(connection, digest)
         with _transaction(connection):
@@ -236,7 +246,11 @@ class Journal:
 
 
 def _unfinished_run(connection: sqlite3.Connection, digest: str) -> int | None:
-    """Return the latest run of this content if it did not finish, else None."""
+    """Return the latest run of this content if it did not finish, else None.
+
+    NOTE: a run that is still going counts as unfinished too, so two runs
+    of the same file at once share confirmed rows; nothing locks against it.
+    """
     latest = connection.execute(
         "SELECT id, exit_status FROM runs WHERE content_hash = ? ORDER BY id DESC LIMIT 1",
         (digest,),

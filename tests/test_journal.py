@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from batch_sync.errors import InputError
 from batch_sync.journal import JOURNAL_FILE, Journal, JournalEntry, content_hash, default_state_dir
 from schemas.api import InventoryRecord
 
@@ -144,3 +145,11 @@ def test_default_state_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path
 
     monkeypatch.delenv("XDG_STATE_HOME")
     assert default_state_dir() == Path.home() / ".local" / "state" / "batch-sync"
+
+
+def test_unwritable_state_dir_is_input_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+
+    with pytest.raises(InputError, match="cannot open the run journal"):
+        Journal.open(blocker / "state", Path("stock.csv"), DIGEST, restart=False)

@@ -103,7 +103,7 @@ def pending_rows(
 
 def confirmed_outcomes(table: ValidatedTable, confirmed: dict[RowKey, ConfirmedRow]) -> dict[int, RowOutcome]:
     """Build this run's outcomes of the rows that an earlier run confirmed, warnings included."""
-    outcomes = {}
+    outcomes: dict[int, RowOutcome] = {}
     if not confirmed:
         return outcomes
     for pending in pending_rows(table):

@@ -154,9 +154,9 @@ class Uploader:
         await asyncio.gather(*tasks, return_exceptions=True)
 
         for task in tasks:
-            error = None if task.cancelled() else task.exception()
-            if error is not None:
-                raise error
+            failure = None if task.cancelled() else task.exception()
+            if failure is not None:
+                raise failure
 
     async def _feed(self, rows: Iterable[PendingRow], queue: asyncio.Queue[PendingRow | None]) -> None:
         for pending in rows:

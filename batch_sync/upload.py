@@ -247,13 +247,19 @@ class Uploader:
             self._note_api_answered()
             self._tokens.accepted(generation)
             self.limiter.on_success()
-            mismatch = key_mismatch(pending.body, record)
-            if mismatch is not None:
-                log.warning("upload.response_mismatch", row=pending.row, error=mismatch)
-                return self._outcome(pending, FAILED, started, posts, error=mismatch, http_status=status, record=record)
-            outcome = self._outcome(pending, SYNCED, started, posts, http_status=status, record=record)
-            outcome.warnings = record_warnings(pending.body, record)
-            return outcome
+            return self._stored_outcome(pending, started, posts, status, record)
+
+    def _stored_outcome(
+        self, pending: PendingRow, started: float, posts: int, status: int, record: InventoryRecord
+    ) -> RowOutcome:
+        """Check the stored record against the request: synced with warnings, or failed on a key mismatch."""
+        mismatch = key_mismatch(pending.body, record)
+        if mismatch is not None:
+            log.warning("upload.response_mismatch", row=pending.row, error=mismatch)
+            return self._outcome(pending, FAILED, started, posts, error=mismatch, http_status=status, record=record)
+        outcome = self._outcome(pending, SYNCED, started, posts, http_status=status, record=record)
+        outcome.warnings = record_warnings(pending.body, record)
+        return outcome
 
     async def _sleep_unless_stopped(self, seconds: float) -> bool:
         """Sleep for ``seconds``; return False if the run was stopped meanwhile."""

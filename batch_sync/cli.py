@@ -12,23 +12,32 @@ from urllib.parse import urlsplit
 
 import structlog
 
+from batch_sync.auth import DEFAULT_AUTH_URL
 from batch_sync.client import DEFAULT_BASE_URL
 from batch_sync.errors import InputError
+from batch_sync.journal import default_state_dir
 from batch_sync.logs import REDACTOR, configure_logging
 from batch_sync.sandbox import add_response_options
 from batch_sync.verify import ALL_MODE, RUN_MODE
+from batch_sync.ratelimit import DEFAULT_RATE_LIMIT
 from batch_sync.run import (
     EXIT_INTERRUPTED,
     EXIT_UNUSABLE_INPUT,
     SyncOptions,
     run_sync,
 )
+from batch_sync.upload import RetryPolicy
 
 log = structlog.get_logger(__name__)
 
 TOKEN_ENV = "ECROSS_TOKEN"
+CLIENT_ID_ENV = "ECROSS_CLIENT_ID"
+CLIENT_SECRET_ENV = "ECROSS_CLIENT_SECRET"
+AUTH_URL_ENV = "ECROSS_AUTH_URL"
+STATE_DIR_ENV = "BATCH_SYNC_STATE_DIR"
 BASE_URL_ENV = "ECROSS_BASE_URL"
 SANDBOX_TOKEN_ENV = "ECROSS_SANDBOX_TOKEN"
+SANDBOX_CLIENT_SECRET_ENV = "ECROSS_SANDBOX_CLIENT_SECRET"
 DEFAULT_CONCURRENCY = 16
 MAX_CONCURRENCY = 256
 
@@ -52,6 +61,114 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def _add_resilience_arguments(sync: argparse.ArgumentParser) -> None:
+    defaults = RetryPolicy()
+    sync.add_argument(
+        "--rate-limit",
+        type=_seconds,
+        default=DEFAULT_RATE_LIMIT,
+        metavar="R",
+        help=(
+            "requests per second shared by all workers; after 429 responses the job "
+            f"slows down and recovers gradually; 0 means no limit (default: {DEFAULT_RATE_LIMIT:g})"
+        ),
+    )
+    sync.add_argument(
+        "--max-attempts",
+        type=_count,
+        default=defaults.max_attempts,
+        metavar="N",
+        help=f"attempts per row on 429, 5xx, timeouts and connection errors (default: {defaults.max_attempts})",
+    )
+    sync.add_argument(
+        "--max-retry-delay",
+        type=_seconds,
+        default=defaults.max_delay,
+        metavar="SECONDS",
+        help=f"maximum wait in seconds before a retry, Retry-After included (default: {defaults.max_delay:g})",
+    )
+    sync.add_argument(
+        "--outage-seconds",
+        type=_seconds,
+        default=defaults.outage_seconds,
+        metavar="SECONDS",
+        help=(
+            "stop with exit status 3 when every request has failed for this long "
+            f"(default: {defaults.outage_seconds:g})"
+        ),
+    )
+    sync.add_argument(
+        "--max-failed-rows",
+        type=_count,
+        default=defaults.max_consecutive_failures,
+        metavar="N",
+        help=(
+            "stop with exit status 3 when this many rows in a row failed on every attempt "
+            f"(default: {defaults.max_consecutive_failures})"
+        ),
+    )
+    sync.add_argument(
+        "--auth-url",
+        metavar="URL",
+        help=(
+            f"auth server that exchanges ${CLIENT_ID_ENV} and ${CLIENT_SECRET_ENV} for a token "
+            f"(default: ${AUTH_URL_ENV}, else {DEFAULT_AUTH_URL})"
+        ),
+    )
+    sync.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help=(
+            "directory of the run journal that lets a killed or stopped run resume "
+            f"(default: ${STATE_DIR_ENV}, else $XDG_STATE_HOME/batch-sync, else ~/.local/state/batch-sync)"
+        ),
+    )
+    sync.add_argument(
+        "--restart",
+        action="store_true",
+        help="send every row again, ignoring rows that an unfinished run of the same file confirmed",
+    )
+
+
+def add_sandbox_arguments(sandbox: argparse.ArgumentParser) -> None:
+    from batch_sync.sandbox_faults import add_fault_arguments
+
+    sandbox.add_argument("--client-id", default="sandbox-client", help="client id that POST /token accepts (default: sandbox-client)")
+    sandbox.add_argument(
+        "--client-secret",
+        help=f"client secret that POST /token accepts (default: ${SANDBOX_CLIENT_SECRET_ENV}; without one, POST /token responds 401)",
+    )
+    sandbox.add_argument(
+        "--token-lifetime",
+        type=_seconds,
+        default=28800.0,
+        metavar="SECONDS",
+        help="expiresIn of the tokens that POST /token issues (default: 28800)",
+    )
+    add_fault_arguments(sandbox)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="batch-sync",
@@ -67,7 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Read PATH (.csv, .tsv, .txt, .xlsx, .xlsm), validate every row, send "
             "the valid rows to POST /ext/inventories/ and write a report. The "
-            f"bearer token is read from the {TOKEN_ENV} environment variable."
+            f"bearer token is read from the {TOKEN_ENV} environment variable; "
+            f"without it, {CLIENT_ID_ENV} and {CLIENT_SECRET_ENV} are exchanged "
+            "for a token at the auth server. An unfinished run of the same file "
+            "content is resumed."
         ),
         epilog=EXIT_STATUS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -115,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
             "records in the file's warehouses that the file does not mention"
         ),
     )
+    _add_resilience_arguments(sync)
 
     sandbox = commands.add_parser(
         "sandbox",
@@ -130,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--token", help="the bearer token to accept")
     sandbox.add_argument("--catalog", type=Path, metavar="CSV", help="CSV of registered SKUs (columns skuId, skuName)")
     add_response_options(sandbox)
+    add_sandbox_arguments(sandbox)
     return parser
 
 
@@ -181,6 +303,12 @@ def format_summary(summary: dict[str, Any]) -> str:
             lines.append(_summary_row("not in the file", verify["notInFile"], indent=4))
 
     lines.append(_summary_row("time taken", f"{summary['durationSeconds']:.1f} s"))
+    if summary.get("resumedFromRun") is not None:
+        lines.append(f"  resumed run {summary['resumedFromRun']}: {summary['rowsConfirmedEarlier']} rows synced before")
+    if summary.get("requestsSent"):
+        lines.append(_summary_row("requests sent", summary["requestsSent"]))
+        lines.append(_summary_row("request rate", f"{summary['requestRate']}/s"))
+        lines.append(_summary_row("answered 429", summary["http429"]))
     if summary.get("stopReason"):
         lines.append(f"stopped: {summary['stopReason']}")
     lines.append("report:")
@@ -188,19 +316,33 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _resolve_auth_url(flag: str | None) -> str:
+    auth_url = flag or os.environ.get(AUTH_URL_ENV) or DEFAULT_AUTH_URL
+    parts = urlsplit(auth_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        source = "--auth-url" if flag else AUTH_URL_ENV
+        raise InputError(f"{source} '{auth_url}' is not an http(s) URL; give one such as {DEFAULT_AUTH_URL}")
+    return auth_url
+
+
 def _sync(args: argparse.Namespace) -> int:
     token = os.environ.get(TOKEN_ENV, "").strip() or None
+    client_id = os.environ.get(CLIENT_ID_ENV, "").strip() or None
+    client_secret = os.environ.get(CLIENT_SECRET_ENV, "").strip() or None
     REDACTOR.add(token)
-    if token is None and not args.dry_run:
+    REDACTOR.add(client_secret)
+    if token is None and not (client_id and client_secret) and not args.dry_run:
         raise InputError(
             f"{TOKEN_ENV} is not set; export the e-CROSS bearer token in "
-            f"{TOKEN_ENV} (or use --dry-run to only validate the file)"
+            f"{TOKEN_ENV}, or {CLIENT_ID_ENV} and {CLIENT_SECRET_ENV} "
+            "(or use --dry-run to only validate the file)"
         )
     if args.verify and args.dry_run:
         raise InputError(
             "--verify and --verify-all cannot be used with --dry-run, because a dry "
             "run sends nothing to check; leave out one of them"
         )
+    state_dir = args.state_dir or (Path(os.environ[STATE_DIR_ENV]) if os.environ.get(STATE_DIR_ENV) else default_state_dir())
     options = SyncOptions(
         path=args.path,
         report_dir=args.report_dir,
@@ -210,6 +352,18 @@ def _sync(args: argparse.Namespace) -> int:
         sheet=args.sheet,
         dry_run=args.dry_run,
         verify=args.verify,
+        client_id=client_id,
+        client_secret=client_secret,
+        auth_url=_resolve_auth_url(args.auth_url),
+        rate_limit=args.rate_limit or None,
+        retry=RetryPolicy(
+            max_attempts=args.max_attempts,
+            max_delay=args.max_retry_delay,
+            outage_seconds=args.outage_seconds,
+            max_consecutive_failures=args.max_failed_rows,
+        ),
+        state_dir=state_dir,
+        restart=args.restart,
     )
     result = run_sync(options)
     print(format_summary(result.summary))
@@ -217,7 +371,8 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from batch_sync.sandbox import SandboxState, responses_from_args, check_loopback, load_catalog, serve
+    from batch_sync.sandbox import SandboxState, check_loopback, load_catalog, responses_from_args, serve
+    from batch_sync.sandbox_faults import faults_from_arguments
 
     token = args.token or os.environ.get(SANDBOX_TOKEN_ENV) or os.environ.get(TOKEN_ENV)
     if not token:
@@ -232,8 +387,17 @@ def _sandbox(args: argparse.Namespace) -> int:
             catalog = load_catalog(args.catalog)
         except (OSError, KeyError, UnicodeDecodeError) as error:
             raise InputError(f"{args.catalog}: cannot read the catalog ({error}); it needs the columns skuId and skuName") from error
-    log.info("sandbox.started", host=args.host, port=args.port, catalog_skus=len(catalog))
-    serve(SandboxState(token=token, catalog=catalog, responses=responses_from_args(args)), args.host, args.port)
+    faults = faults_from_arguments(args)
+    state = SandboxState(
+        token=token,
+        catalog=catalog,
+        responses=responses_from_args(args),
+        client_id=args.client_id,
+        client_secret=args.client_secret or os.environ.get(SANDBOX_CLIENT_SECRET_ENV),
+        token_lifetime=args.token_lifetime,
+    )
+    log.info("sandbox.started", host=args.host, port=args.port, catalog_skus=len(catalog), faults=faults.describe())
+    serve(state, args.host, args.port, faults)
     log.info("sandbox.stopped")
     return 0
 

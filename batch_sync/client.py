@@ -6,6 +6,8 @@ Everything downstream sees an InventoryRecord or one of the kinds in
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 from dataclasses import dataclass
 
 import httpx
@@ -22,19 +24,12 @@ TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """Connection settings of one run; ``repr`` never shows the token."""
+    """Connection settings of one run; the token comes from a TokenSource per request."""
 
     base_url: str
-    token: str
     concurrency: int
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
-
-    def __repr__(self) -> str:
-        return (
-            f"ClientSettings(base_url={self.base_url!r}, token='***', "
-            f"concurrency={self.concurrency})"
-        )
 
 
 def excerpt(text: str, limit: int = MAX_ERROR_EXCERPT) -> str:
@@ -43,14 +38,45 @@ def excerpt(text: str, limit: int = MAX_ERROR_EXCERPT) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _retry_after_seconds(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """Read a Retry-After header as seconds from now; None if absent or unreadable.
+
+    RFC 9110 allows a number of seconds or an HTTP date; a date in the past
+    means zero.
+    """
     if value is None:
         return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
     try:
-        return max(0.0, float(value))
-    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def api_message(response: httpx.Response) -> str:
+    """Return the ``error`` or ``message`` of a JSON error body, else the body's start."""
+    try:
+        document = response.json()
+    except ValueError:
+        return excerpt(response.text)
+    if isinstance(document, dict):
+        for key in ("error", "message"):
+            if isinstance(document.get(key), str):
+                return excerpt(document[key])
+    return excerpt(response.text)
+
+
+def _is_warehouse_refusal(response: httpx.Response) -> bool:
+    # NOTE: the public contract does not say how a 403 for a warehouse the
+    # merchant may not update differs from a 403 for the credentials. This
+    # treats a 403 whose body names the warehouse as the row's final response.
+    return "warehouse" in response.text.lower()
 
 
 class EcrossClient:
@@ -59,7 +85,6 @@ class EcrossClient:
     def __init__(self, settings: ClientSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._http = httpx.AsyncClient(
             base_url=settings.base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {settings.token}"},
             timeout=httpx.Timeout(
                 settings.read_timeout,
                 connect=settings.connect_timeout,
@@ -81,32 +106,40 @@ class EcrossClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def post_inventory(self, body: InventoryRequest) -> tuple[int, InventoryRecord]:
-        """Send one row and return the HTTP status and the stored record.
+    async def post_inventory(
+        self, body: InventoryRequest, token: str, generation: int = 0
+    ) -> tuple[int, InventoryRecord]:
+        """Send one row with ``token`` and return the HTTP status and the stored record.
 
-        Raises CredentialsRejected on 401, TransientError when sending again may
-        help, and RowRejected for every other answer that is not a stored record.
+        Raises CredentialsRejected (with ``generation``) on 401 and on a 403
+        that is not about the warehouse, TransientError when sending again may
+        help, and RowRejected for every other response that is not a stored
+        record: 400 with the API's message, 403 for a warehouse the merchant
+        may not update, 404 for an unknown warehouse.
         """
+        headers = {"Authorization": f"Bearer {token}"}
         try:
-            response = await self._http.post(INVENTORIES_PATH, json=body)
+            response = await self._http.post(INVENTORIES_PATH, json=body, headers=headers)
         except httpx.TimeoutException as error:
             raise TransientError(f"timed out: {type(error).__name__}") from error
         except httpx.TransportError as error:
             raise TransientError(f"connection failed: {error or type(error).__name__}") from error
 
         status = response.status_code
-        if status == 401:
+        if status == 401 or (status == 403 and not _is_warehouse_refusal(response)):
             raise CredentialsRejected(
-                f"the API rejected the token (HTTP 401): {excerpt(response.text)}"
+                f"the API rejected the token (HTTP {status}): {excerpt(response.text)}",
+                generation=generation,
+                http_status=status,
             )
         if status in TRANSIENT_STATUSES:
             raise TransientError(
                 f"HTTP {status}: {excerpt(response.text)}",
                 http_status=status,
-                retry_after=_retry_after_seconds(response),
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             )
         if not response.is_success:
-            raise RowRejected(f"HTTP {status}: {excerpt(response.text)}", http_status=status)
+            raise RowRejected(f"HTTP {status}: {api_message(response)}", http_status=status)
 
         try:
             record = parse_inventory_record(response.json())

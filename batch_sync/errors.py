@@ -5,8 +5,9 @@
     │                       raised before anything is sent (exit status 2)
     ├── RunAborted          the API cannot take more requests; stop sending,
     │   │                   report the rest as not sent (exit status 3)
-    │   ├── CredentialsRejected   the API answered 401 to our token
-    │   └── ApiUnavailable        the API kept failing beyond the failure budget
+    │   ├── CredentialsRejected   the API or the auth server rejected our
+    │   │                         credentials (401, or 403 not about a warehouse)
+    │   └── ApiUnavailable        the API kept failing beyond the outage budget
     └── RowError            one row's request failed; becomes that row's result
         ├── RowRejected     the API answered with a final 4xx for the row
         └── TransientError  a timeout, connection error, 429 or 5xx; may be retried
@@ -31,7 +32,18 @@ class RunAborted(BatchSyncError):
 
 
 class CredentialsRejected(RunAborted):
-    """The API rejected the credentials."""
+    """The API or the auth server rejected the credentials.
+
+    ``generation`` numbers the token that was rejected, so the uploader can
+    ask the token source for a newer one before giving up.
+    """
+
+    def __init__(
+        self, message: str, generation: int | None = None, http_status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.generation = generation
+        self.http_status = http_status
 
 
 class ApiUnavailable(RunAborted):

@@ -40,13 +40,14 @@ class InventoryLister:
     def __init__(
         self,
         settings: ClientSettings,
+        token: str,
         page_size: int = DEFAULT_PAGE_SIZE,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._page_size = page_size
         self._http = httpx.Client(
             base_url=settings.base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {settings.token}"},
+            headers={"Authorization": f"Bearer {token}"},
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
             transport=transport,
         )

@@ -9,23 +9,28 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import signal
+import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from batch_sync.auth import DEFAULT_AUTH_URL, ClientCredentialsToken, StaticToken, TokenSource
 from batch_sync.client import ClientSettings, EcrossClient
+from batch_sync.journal import ConfirmedRow, Journal, JournalEntry, RowKey, content_hash
 from batch_sync.listing import InventoryLister
 from batch_sync.load import load_table
+from batch_sync.ratelimit import DEFAULT_RATE_LIMIT, AdaptiveRateLimiter
 from batch_sync.report import ReportPaths, RunFacts, result_lines, write_report
-from batch_sync.upload import PendingRow, RowOutcome, Uploader
+from batch_sync.response_checks import record_warnings
+from batch_sync.upload import PendingRow, RetryPolicy, RowOutcome, Uploader
 from batch_sync.validate import ValidatedTable, validate_table
 from batch_sync.verify import ALL_MODE, VerifyResult, file_keys, verify_records, verify_summary
 from schemas.api import inventory_request
-from schemas.report import FAILED, INVALID, NOT_SENT
+from schemas.report import FAILED, INVALID, NOT_SENT, SYNCED
 from schemas.row import INVENTORY_TYPE, QUANTITY, SKU_ID, WAREHOUSE_ID
 
 log = structlog.get_logger(__name__)
@@ -39,7 +44,11 @@ EXIT_INTERRUPTED = 130
 
 @dataclass(frozen=True)
 class SyncOptions:
-    """Everything one sync run needs; ``repr`` never shows the token."""
+    """Everything one sync run needs; ``repr`` never shows the token or the client secret.
+
+    The credentials are either ``token`` or ``client_id`` with
+    ``client_secret``; without a ``state_dir`` the run keeps no journal.
+    """
 
     path: Path
     report_dir: Path
@@ -50,11 +59,19 @@ class SyncOptions:
     dry_run: bool = False
     # None, RUN_MODE or ALL_MODE of batch_sync.verify.
     verify: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    auth_url: str = DEFAULT_AUTH_URL
+    rate_limit: float | None = DEFAULT_RATE_LIMIT
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    state_dir: Path | None = None
+    restart: bool = False
 
     def __repr__(self) -> str:
         return (
             f"SyncOptions(path={str(self.path)!r}, base_url={self.base_url!r}, "
-            f"concurrency={self.concurrency}, dry_run={self.dry_run}, token='***')"
+            f"concurrency={self.concurrency}, dry_run={self.dry_run}, "
+            f"state_dir={str(self.state_dir)!r}, token='***', client_secret='***')"
         )
 
 
@@ -65,8 +82,16 @@ class SyncResult:
     paths: ReportPaths
 
 
-def pending_rows(table: ValidatedTable) -> Iterator[PendingRow]:
-    """Yield the API request of every valid row, in sheet order."""
+def row_key(body: Any) -> RowKey:
+    """Return the journal key of a request body: skuId, warehouseId, inventoryType."""
+    return (body["skuId"], body["warehouseId"], body["inventoryType"])
+
+
+def pending_rows(
+    table: ValidatedTable, confirmed: dict[RowKey, ConfirmedRow] | None = None
+) -> Iterator[PendingRow]:
+    """Yield the API request of every valid row in sheet order, leaving out confirmed rows."""
+    confirmed = confirmed or {}
     valid = table.valid
     for row, sku_id, quantity, warehouse_id, inventory_type in zip(
         valid.index,
@@ -76,42 +101,127 @@ def pending_rows(table: ValidatedTable) -> Iterator[PendingRow]:
         valid[INVENTORY_TYPE],
     ):
         body = inventory_request(str(sku_id), int(quantity), int(warehouse_id), str(inventory_type))
-        yield PendingRow(int(row), body)
+        if row_key(body) not in confirmed:
+            yield PendingRow(int(row), body)
 
 
-def _client_settings(options: SyncOptions) -> ClientSettings:
-    return ClientSettings(
-        base_url=options.base_url,
-        token=options.token or "",
-        concurrency=options.concurrency,
-    )
+def confirmed_outcomes(table: ValidatedTable, confirmed: dict[RowKey, ConfirmedRow]) -> dict[int, RowOutcome]:
+    """Build this run's outcomes of the rows that an earlier run confirmed, warnings included."""
+    outcomes: dict[int, RowOutcome] = {}
+    if not confirmed:
+        return outcomes
+    for pending in pending_rows(table):
+        earlier = confirmed.get(row_key(pending.body))
+        if earlier is not None:
+            outcomes[pending.row] = RowOutcome(
+                row=pending.row,
+                status=SYNCED,
+                http_status=earlier.http_status,
+                record=earlier.record,
+                attempts=earlier.attempts,
+                error=f"synced by run {earlier.sent_by_run}; not sent again",
+                warnings=record_warnings(pending.body, earlier.record),
+            )
+    return outcomes
 
 
-async def _upload(options: SyncOptions, table: ValidatedTable, outcomes: dict[int, RowOutcome]) -> Uploader:
-    settings = _client_settings(options)
+def _token_source(options: SyncOptions) -> TokenSource:
+    if options.token:
+        return StaticToken(options.token)
+    return ClientCredentialsToken(options.auth_url, options.client_id or "", options.client_secret or "")
+
+
+@dataclass
+class UploadState:
+    """What the async part of a run leaves behind, also when it is interrupted."""
+
+    uploader: Uploader | None = None
+    verification: VerifyResult | None = None
+
+
+async def _upload_and_verify(
+    options: SyncOptions,
+    table: ValidatedTable,
+    outcomes: dict[int, RowOutcome],
+    journal: Journal | None,
+    confirmed: dict[RowKey, ConfirmedRow],
+    started: dt.datetime,
+    state: UploadState,
+) -> None:
+    settings = ClientSettings(base_url=options.base_url, concurrency=options.concurrency)
 
     def record(outcome: RowOutcome) -> None:
         outcomes[outcome.row] = outcome
+        if journal is not None and outcome.body is not None:
+            journal.record(
+                JournalEntry(
+                    key=row_key(outcome.body),
+                    row=outcome.row,
+                    status=outcome.status,
+                    http_status=outcome.http_status,
+                    attempts=outcome.attempts,
+                    record=outcome.record,
+                    error=outcome.error,
+                )
+            )
 
     loop = asyncio.get_running_loop()
-    async with EcrossClient(settings) as client:
-        uploader = Uploader(client, options.concurrency, record)
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, uploader.request_stop, f"interrupted by {signal.Signals(signum).name}")
-        try:
-            await uploader.run(pending_rows(table))
-        finally:
+    tokens = _token_source(options)
+    try:
+        async with EcrossClient(settings) as client:
+            uploader = Uploader(
+                client,
+                tokens,
+                options.concurrency,
+                record,
+                retry=options.retry,
+                limiter=AdaptiveRateLimiter(options.rate_limit),
+            )
+            state.uploader = uploader
             for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
-    return uploader
+                loop.add_signal_handler(signum, uploader.request_stop, f"interrupted by {signal.Signals(signum).name}")
+            try:
+                await uploader.run(pending_rows(table, confirmed))
+            finally:
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(signum)
+
+        if options.verify and not uploader.stop_reason:
+            _, bearer = await tokens.bearer()
+            state.verification = await asyncio.to_thread(_verify, options, table, outcomes, started, bearer)
+    finally:
+        await tokens.aclose()
 
 
 def _verify(
-    options: SyncOptions, table: ValidatedTable, outcomes: dict[int, RowOutcome], started: dt.datetime
+    options: SyncOptions,
+    table: ValidatedTable,
+    outcomes: dict[int, RowOutcome],
+    started: dt.datetime,
+    bearer: str,
 ) -> VerifyResult:
     synced, other_keys = file_keys(table, outcomes)
-    with InventoryLister(_client_settings(options)) as lister:
+    settings = ClientSettings(base_url=options.base_url, concurrency=1)
+    with InventoryLister(settings, bearer) as lister:
         return verify_records(lister, synced, other_keys, started, check_all=options.verify == ALL_MODE)
+
+
+def upload_summary(
+    options: SyncOptions, uploader: Uploader | None, journal: Journal | None, confirmed: int, seconds: float
+) -> dict[str, Any]:
+    """Return the summary keys about sending: request rate, 429s, journal run and resume."""
+    limiter = uploader.limiter if uploader is not None else None
+    requests = limiter.requests if limiter is not None else 0
+    return {
+        "runId": journal.run_id if journal is not None else None,
+        "resumedFromRun": journal.resumed_from if journal is not None else None,
+        "rowsConfirmedEarlier": confirmed,
+        "requestsSent": requests,
+        "requestRate": round(requests / seconds, 1) if seconds > 0 else 0.0,
+        "rateLimit": options.rate_limit,
+        "rateLimitLowest": None if limiter is None or limiter.lowest_rate is None else round(limiter.lowest_rate, 2),
+        "http429": limiter.throttled if limiter is not None else 0,
+    }
 
 
 def exit_status_for(counts: Counter[str], uploader: Uploader | None, dry_run: bool) -> int:
@@ -132,22 +242,34 @@ def run_sync(options: SyncOptions) -> SyncResult:
 
     table = validate_table(load_table(options.path, options.sheet))
 
-    outcomes: dict[int, RowOutcome] = {}
-    uploader: Uploader | None = None
-    verification: VerifyResult | None = None
+    journal: Journal | None = None
+    confirmed: dict[RowKey, ConfirmedRow] = {}
+    if options.state_dir is not None and not options.dry_run:
+        journal = Journal.open(options.state_dir, options.path, content_hash(options.path), restart=options.restart)
+        confirmed = journal.confirmed_rows()
+        if journal.resumed_from is not None:
+            log.info("sync.resumed", run_id=journal.run_id, resumed_from=journal.resumed_from, rows_confirmed=len(confirmed))
+
+    outcomes: dict[int, RowOutcome] = confirmed_outcomes(table, confirmed)
+    state = UploadState()
     interrupted = False
     exit_status = EXIT_INTERRUPTED
+    upload_started = time.monotonic()
     try:
-        if not options.dry_run and len(table.valid):
-            log.info("upload.started", rows=len(table.valid), concurrency=options.concurrency)
-            uploader = asyncio.run(_upload(options, table, outcomes))
-        stopped = uploader is not None and bool(uploader.stop_reason)
-        if options.verify and not options.dry_run and not stopped:
-            verification = _verify(options, table, outcomes, started)
+        if not options.dry_run and len(table.valid) > len(confirmed):
+            log.info(
+                "upload.started",
+                rows=len(table.valid) - len(confirmed),
+                concurrency=options.concurrency,
+                rate_limit=options.rate_limit,
+            )
+            asyncio.run(_upload_and_verify(options, table, outcomes, journal, confirmed, started, state))
     except KeyboardInterrupt:
         interrupted = True
         raise
     finally:
+        uploader = state.uploader
+        upload_seconds = time.monotonic() - upload_started
         if options.dry_run:
             unsent_reason = "dry run: the row is valid and was not sent"
         elif uploader is not None and uploader.stop_reason:
@@ -155,12 +277,13 @@ def run_sync(options: SyncOptions) -> SyncResult:
         else:
             unsent_reason = "not sent: the run ended before this row was sent"
 
-        if uploader is not None:
+        if uploader is not None and uploader.stop_reason:
             stop_reason = uploader.stop_reason
         elif interrupted:
             stop_reason = "interrupted"
         else:
             stop_reason = ""
+        upload = upload_summary(options, uploader, journal, len(confirmed), upload_seconds)
 
         def facts_for(counts: Counter[str]) -> RunFacts:
             nonlocal exit_status
@@ -173,9 +296,11 @@ def run_sync(options: SyncOptions) -> SyncResult:
                 dry_run=options.dry_run,
                 exit_status=exit_status,
                 stop_reason=stop_reason,
+                upload=upload,
             )
 
-        lines = result_lines(table, outcomes, unsent_reason, secrets=[options.token or ""])
+        verification = state.verification
+        lines = result_lines(table, outcomes, unsent_reason, secrets=[options.token or "", options.client_secret or ""])
         paths, summary = write_report(
             options.report_dir,
             table,
@@ -185,6 +310,9 @@ def run_sync(options: SyncOptions) -> SyncResult:
             verify=verify_summary(verification) if verification else None,
             verify_findings=verification.findings if verification else None,
         )
+        if journal is not None:
+            journal.finish(exit_status, summary)
+            journal.close()
 
     log.info(
         "sync.finished",
@@ -194,6 +322,8 @@ def run_sync(options: SyncOptions) -> SyncResult:
         invalid=summary["invalid"],
         failed=summary["failed"],
         not_sent=summary["notSent"],
+        http_429=summary["http429"],
+        request_rate=summary["requestRate"],
         results=str(paths.results_csv),
     )
     return SyncResult(exit_status, summary, paths)

@@ -16,6 +16,11 @@ status it answered, so tests can compare what arrived with the file.
 The response options (``SandboxResponses``) make the sandbox respond to
 chosen SKUs the way a real e-CROSS sometimes does, so each warning of the
 report can be produced on demand.
+
+``POST /token`` exchanges the configured client id and secret for a bearer
+token that expires after ``token_lifetime`` seconds. Fault injection (slow,
+failing, throttling or dropped answers, outages) lives in
+``batch_sync.sandbox_faults``.
 """
 
 from __future__ import annotations
@@ -25,9 +30,13 @@ import csv
 import datetime as dt
 import ipaddress
 import json
+import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -44,6 +53,9 @@ from schemas.api import (
     record_to_json,
     request_problems,
 )
+
+if TYPE_CHECKING:
+    from batch_sync.sandbox_faults import Faults
 
 DEFAULT_MERCHANT_ID = "M1001"
 DEFAULT_PAGE_SIZE = 50
@@ -163,6 +175,30 @@ class SandboxState:
     records: dict[str, InventoryRecord] = field(default_factory=dict)
     received: list[dict[str, Any]] = field(default_factory=list)
     responses: SandboxResponses = field(default_factory=SandboxResponses)
+    client_id: str | None = None
+    client_secret: str | None = None
+    token_lifetime: float = 28800.0
+    # Issued token -> monotonic time at which it expires.
+    issued_tokens: dict[str, float] = field(default_factory=dict)
+    tokens_issued: int = 0
+    # Set by a fault: every token is rejected, as for a disabled account.
+    reject_all_tokens: bool = False
+
+    def accepts(self, authorization: str | None) -> bool:
+        """Return True if the Authorization header carries a token the API accepts now."""
+        if self.reject_all_tokens or not authorization or not authorization.startswith("Bearer "):
+            return False
+        token = authorization.removeprefix("Bearer ")
+        if token == self.token:
+            return True
+        expires = self.issued_tokens.get(token)
+        return expires is not None and time.monotonic() < expires
+
+    def issue_token(self) -> str:
+        token = secrets.token_urlsafe(24)
+        self.issued_tokens[token] = time.monotonic() + self.token_lifetime
+        self.tokens_issued += 1
+        return token
 
 
 def _now() -> str:
@@ -210,13 +246,22 @@ def _stored_record(state: SandboxState, body: dict[str, Any], warehouse: tuple[s
 def build_app(state: SandboxState) -> Starlette:
     """Build the ASGI app that serves ``state``."""
 
-    def log_request(body: Any, status: int) -> None:
-        state.received.append({"at": _now(), "body": body, "status": status})
+    def log_request(body: Any, status: int, fault: str | None = None) -> None:
+        entry = {"at": _now(), "body": body, "status": status}
+        if fault is not None:
+            entry["fault"] = fault
+        state.received.append(entry)
 
     async def post_inventory(request: Request) -> JSONResponse:
         raw = await request.body()
-        if request.headers.get("authorization") != f"Bearer {state.token}":
-            log_request(None, 401)
+        # Set by the fault injector when it drops the response after storing the update.
+        fault = request.scope.get("sandbox_fault")
+        if not state.accepts(request.headers.get("authorization")):
+            try:
+                logged_body = json.loads(raw)
+            except ValueError:
+                logged_body = None
+            log_request(logged_body, 401, fault)
             return _error(401, "missing or invalid bearer token")
 
         try:
@@ -236,11 +281,11 @@ def build_app(state: SandboxState) -> Starlette:
 
         record = _stored_record(state, body, warehouse)
         state.records[record.id] = record
-        log_request(body, 200)
+        log_request(body, 200, fault)
         return JSONResponse(record_to_json(record))
 
     async def list_inventories(request: Request) -> JSONResponse:
-        if request.headers.get("authorization") != f"Bearer {state.token}":
+        if not state.accepts(request.headers.get("authorization")):
             return _error(401, "missing or invalid bearer token")
         query = request.query_params
         try:
@@ -263,11 +308,26 @@ def build_app(state: SandboxState) -> Starlette:
         page = InventoryPage(items=records[offset:end], next_page_token=next_token)
         return JSONResponse(page_to_json(page))
 
+    async def issue_token(request: Request) -> JSONResponse:
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return _error(400, "the body is not valid JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("clientId"), str) or not isinstance(body.get("clientSecret"), str):
+            return _error(400, "clientId and clientSecret must be strings")
+        if state.client_secret is None or (body["clientId"], body["clientSecret"]) != (state.client_id, state.client_secret):
+            return _error(401, "invalid client credentials")
+        return JSONResponse(
+            {"token": state.issue_token(), "tokenType": "Bearer", "expiresIn": state.token_lifetime}
+        )
+
     async def list_received(request: Request) -> JSONResponse:
         return JSONResponse(state.received)
 
     async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "records": len(state.records)})
+        return JSONResponse(
+            {"status": "ok", "records": len(state.records), "tokensIssued": state.tokens_issued}
+        )
 
     return Starlette(
         routes=[
@@ -277,14 +337,20 @@ def build_app(state: SandboxState) -> Starlette:
             Route("/ext/inventories/", list_inventories, methods=["GET"]),
             Route("/_sandbox/requests", list_received, methods=["GET"]),
             Route("/_sandbox/health", health, methods=["GET"]),
+            Route("/token", issue_token, methods=["POST"]),
         ]
     )
 
 
-def serve(state: SandboxState, host: str, port: int) -> None:
-    """Serve the sandbox until interrupted."""
+def serve(state: SandboxState, host: str, port: int, faults: Faults | None = None) -> None:
+    """Serve the sandbox until interrupted, injecting ``faults`` into inventory requests."""
     import uvicorn
 
+    from batch_sync.sandbox_faults import FaultInjector
+
     check_loopback(host)
-    config = uvicorn.Config(build_app(state), host=host, port=port, log_level="warning", access_log=False)
+    app: Any = build_app(state)
+    if faults is not None and faults.enabled:
+        app = FaultInjector(app, state, faults)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     uvicorn.Server(config).run()

@@ -80,6 +80,14 @@ def start_sandbox(tmp_path: Path, *extra_args: str, token: str = TEST_TOKEN) -> 
     raise RuntimeError(f"sandbox did not start within 30 s: {log_path.read_text()}")
 
 
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep every CLI run's journal in the test's own directory, not in the home directory."""
+    path = tmp_path / "state"
+    monkeypatch.setenv("BATCH_SYNC_STATE_DIR", str(path))
+    return path
+
+
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
     running = start_sandbox(tmp_path)

@@ -143,7 +143,7 @@ def paged_transport(records: list[InventoryRecord], page_size: int) -> tuple[htt
 
 
 def settings() -> ClientSettings:
-    return ClientSettings(base_url="http://127.0.0.1:9", token="mock-token", concurrency=1)
+    return ClientSettings(base_url="http://127.0.0.1:9", concurrency=1)
 
 
 def test_verify_records_follows_tokens() -> None:
@@ -154,7 +154,7 @@ def test_verify_records_follows_tokens() -> None:
     synced.update({(f"S-{index}", 1, "AVAILABLE"): SyncedRow(index + 2, index) for index in (0, 1, 2)})
     started = dt.datetime(2026, 12, 4, 16, 0, tzinfo=dt.timezone.utc)
 
-    with InventoryLister(settings(), page_size=3, transport=transport) as lister:
+    with InventoryLister(settings(), "mock-token", page_size=3, transport=transport) as lister:
         result = verify_records(lister, synced, set(), started, check_all=False)
 
     assert result.pages == 3
@@ -171,7 +171,7 @@ def test_verify_records_keeps_listing_error() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(401, text="bad token"))
     synced = {("S-1", 1, "AVAILABLE"): SyncedRow(2, 1)}
 
-    with InventoryLister(settings(), transport=transport) as lister:
+    with InventoryLister(settings(), "mock-token", transport=transport) as lister:
         result = verify_records(lister, synced, set(), dt.datetime.now(dt.timezone.utc), check_all=True)
 
     assert "HTTP 401" in result.error
@@ -181,6 +181,6 @@ def test_verify_records_keeps_listing_error() -> None:
 def test_lister_raises_on_bad_token() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(401, text="bad token"))
 
-    with InventoryLister(settings(), transport=transport) as lister:
+    with InventoryLister(settings(), "mock-token", transport=transport) as lister:
         with pytest.raises(CredentialsRejected):
             list(lister.records())

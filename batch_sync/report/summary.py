@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,9 @@ class RunFacts:
     dry_run: bool
     exit_status: int
     stop_reason: str = ""
+    # Summary keys about sending (run id, resume, request rate, 429s),
+    # added to the summary as they are.
+    upload: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -93,4 +96,5 @@ def build_summary(
             "summaryJson": str(paths.summary_json),
             "toFix": str(paths.to_fix) if paths.to_fix else None,
         },
+        **facts.upload,
     }

@@ -1,0 +1,276 @@
+"""The run journal: a SQLite file in the state directory that records every row's outcome.
+
+A run is identified by the SHA-256 of the input file's bytes. A row is
+identified by its key (skuId, warehouseId, inventoryType), which validation
+keeps unique among the rows that are sent. When the latest run of the same
+content did not finish (killed, exit 3 or 130), the next run resumes it:
+rows that run confirmed as synced are copied into the new run and not sent
+again.
+
+Outcomes are written in batches, one transaction per ``FLUSH_ROWS`` rows or
+``FLUSH_SECONDS`` seconds, because a commit per row would cap the upload
+rate. A killed process loses at most the unflushed batch: those rows are
+sent again by the next run, which is harmless because the POST sets an
+absolute quantity. WAL mode with ``synchronous=NORMAL`` survives a killed
+process without losing commits; a power loss may lose the last commits,
+with the same consequence.
+
+Schema (``PRAGMA user_version`` = 1):
+
+    runs         one row per run: id, input path, content hash, start and
+                 finish time (ISO 8601, UTC), exit status, row counts, and
+                 the run it resumed
+    row_results  one row per (run, row key) with a final outcome: sheet
+                 row, status, HTTP status, attempts, returned id, the
+                 returned record as JSON, error, and the run that sent it
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from batch_sync.errors import InputError
+from schemas.api import InventoryRecord, parse_inventory_record, record_to_json
+from schemas.report import SYNCED
+
+log = structlog.get_logger(__name__)
+
+JOURNAL_FILE = "journal.sqlite3"
+SCHEMA_VERSION = 1
+FLUSH_ROWS = 500
+FLUSH_SECONDS = 0.2
+# Exit statuses of a run that stopped before it had tried every row.
+UNFINISHED_EXIT_STATUSES = (3, 130)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    input_path TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    exit_status INTEGER,
+    rows_read INTEGER,
+    synced INTEGER,
+    invalid INTEGER,
+    failed INTEGER,
+    not_sent INTEGER,
+    skipped INTEGER,
+    resumed_from INTEGER REFERENCES runs (id)
+);
+CREATE INDEX IF NOT EXISTS runs_by_content ON runs (content_hash, id);
+CREATE TABLE IF NOT EXISTS row_results (
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    sku_id TEXT NOT NULL,
+    warehouse_id INTEGER NOT NULL,
+    inventory_type TEXT NOT NULL,
+    row INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    http_status INTEGER,
+    attempts INTEGER NOT NULL,
+    returned_id TEXT,
+    record_json TEXT,
+    error TEXT NOT NULL DEFAULT '',
+    sent_by_run INTEGER NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, sku_id, warehouse_id, inventory_type)
+) WITHOUT ROWID;
+"""
+
+RowKey = tuple[str, int, str]
+
+
+def default_state_dir() -> Path:
+    """Return ``$XDG_STATE_HOME/batch-sync``, else ``~/.local/state/batch-sync``."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "batch-sync"
+
+
+def content_hash(path: Path) -> str:
+    """Return the SHA-256 of the file's bytes as hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class ConfirmedRow:
+    """A row that an earlier run of the same content synced."""
+
+    row: int
+    http_status: int | None
+    attempts: int
+    record: InventoryRecord
+    sent_by_run: int
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One row's final outcome as the uploader reports it."""
+
+    key: RowKey
+    row: int
+    status: str
+    http_status: int | None
+    attempts: int
+    record: InventoryRecord | None
+    error: str
+
+
+class Journal:
+    """The open journal of one run."""
+
+    def __init__(self, connection: sqlite3.Connection, run_id: int, resumed_from: int | None) -> None:
+        self._db = connection
+        self.run_id = run_id
+        self.resumed_from = resumed_from
+        self._batch: list[tuple[Any, ...]] = []
+        self._last_flush = time.monotonic()
+
+    @classmethod
+    def open(cls, state_dir: Path, input_path: Path, digest: str, *, restart: bool) -> Journal:
+        """Open the journal in ``state_dir`` and start a run, resuming an unfinished one unless ``restart``.
+
+        Raises InputError if the directory or the database cannot be used.
+        """
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(state_dir / JOURNAL_FILE, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA busy_timeout=10000")
+            connection.executescript(_SCHEMA)
+            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except (OSError, sqlite3.Error) as error:
+            raise InputError(
+                f"{state_dir / JOURNAL_FILE}: cannot open the run journal ({error}); "
+                "pass --state-dir with a writable directory or set BATCH_SYNC_STATE_DIR"
+            ) from error
+
+        previous = None if restart else _unfinished_run(connection, digest)
+        with _transaction(connection):
+            cursor = connection.execute(
+                "INSERT INTO runs (input_path, content_hash, started_at, resumed_from) VALUES (?, ?, ?, ?)",
+                (str(input_path), digest, _now(), previous),
+            )
+            run_id = int(cursor.lastrowid or 0)
+            if previous is not None:
+                connection.execute(
+                    """
+                    INSERT INTO row_results
+                    SELECT ?, sku_id, warehouse_id, inventory_type, row, status, http_status,
+                           attempts, returned_id, record_json, error, sent_by_run, recorded_at
+                    FROM row_results WHERE run_id = ? AND status = ?
+                    """,
+                    (run_id, previous, SYNCED),
+                )
+        log.info("journal.opened", path=str(state_dir / JOURNAL_FILE), run_id=run_id, resumed_from=previous)
+        return cls(connection, run_id, previous)
+
+    def confirmed_rows(self) -> dict[RowKey, ConfirmedRow]:
+        """Return the rows that earlier runs of this content synced, by row key."""
+        if self.resumed_from is None:
+            return {}
+        confirmed = {}
+        for sku_id, warehouse_id, inventory_type, row, http_status, attempts, record_json, sent_by in self._db.execute(
+            """
+            SELECT sku_id, warehouse_id, inventory_type, row, http_status, attempts, record_json, sent_by_run
+            FROM row_results WHERE run_id = ? AND status = ?
+            """,
+            (self.run_id, SYNCED),
+        ):
+            record = parse_inventory_record(json.loads(record_json))
+            confirmed[(sku_id, warehouse_id, inventory_type)] = ConfirmedRow(row, http_status, attempts, record, sent_by)
+        return confirmed
+
+    def record(self, entry: JournalEntry) -> None:
+        """Queue one outcome and write the batch if it is full or old enough."""
+        record_json = None if entry.record is None else json.dumps(record_to_json(entry.record))
+        returned_id = None if entry.record is None else entry.record.id
+        self._batch.append(
+            (
+                self.run_id, *entry.key, entry.row, entry.status, entry.http_status, entry.attempts,
+                returned_id, record_json, entry.error, self.run_id, _now(),
+            )
+        )
+        if len(self._batch) >= FLUSH_ROWS or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the queued outcomes in one transaction."""
+        if self._batch:
+            with _transaction(self._db):
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO row_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    self._batch,
+                )
+            self._batch.clear()
+        self._last_flush = time.monotonic()
+
+    def finish(self, exit_status: int, counts: Mapping[str, int]) -> None:
+        """Write the remaining outcomes and the run's exit status and counts."""
+        self.flush()
+        with _transaction(self._db):
+            self._db.execute(
+                """
+                UPDATE runs SET finished_at = ?, exit_status = ?, rows_read = ?, synced = ?,
+                       invalid = ?, failed = ?, not_sent = ?, skipped = ?
+                WHERE id = ?
+                """,
+                (
+                    _now(), exit_status, counts.get("rowsRead"), counts.get("synced"),
+                    counts.get("invalid"), counts.get("failed"), counts.get("notSent"),
+                    counts.get("skipped"), self.run_id,
+                ),
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _unfinished_run(connection: sqlite3.Connection, digest: str) -> int | None:
+    """Return the latest run of this content if it did not finish, else None.
+
+    NOTE: a run that is still going counts as unfinished too, so two runs
+    of the same file at once share confirmed rows; nothing locks against it.
+    """
+    latest = connection.execute(
+        "SELECT id, exit_status FROM runs WHERE content_hash = ? ORDER BY id DESC LIMIT 1",
+        (digest,),
+    ).fetchone()
+    if latest is None:
+        return None
+    run_id, exit_status = latest
+    if exit_status is None or exit_status in UNFINISHED_EXIT_STATUSES:
+        return int(run_id)
+    return None
+
+
+class _transaction:
+    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK if the block raises."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")

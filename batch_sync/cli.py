@@ -14,6 +14,7 @@ import structlog
 
 from batch_sync.client import DEFAULT_BASE_URL
 from batch_sync.errors import InputError
+from batch_sync.load import DEFAULT_MAX_FILE_MB
 from batch_sync.logs import REDACTOR, configure_logging
 from batch_sync.run import (
     EXIT_INTERRUPTED,
@@ -47,6 +48,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
     if not 1 <= value <= MAX_CONCURRENCY:
         raise argparse.ArgumentTypeError(f"{value} is outside 1 to {MAX_CONCURRENCY}")
+    return value
+
+
+def _positive_megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of megabytes") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not more than 0")
     return value
 
 
@@ -92,6 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory for the report files (default: ./reports)",
     )
     sync.add_argument("--dry-run", action="store_true", help="validate and write the report; send nothing")
+    sync.add_argument(
+        "--mapping",
+        type=Path,
+        metavar="TOML",
+        help="column mapping file for an export with other headers or values (see README)",
+    )
+    sync.add_argument(
+        "--max-file-size",
+        type=_positive_megabytes,
+        default=DEFAULT_MAX_FILE_MB,
+        metavar="MB",
+        help=f"largest input file to read, in megabytes (default: {DEFAULT_MAX_FILE_MB})",
+    )
 
     sandbox = commands.add_parser(
         "sandbox",
@@ -150,6 +174,8 @@ def _sync(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         sheet=args.sheet,
         dry_run=args.dry_run,
+        mapping=args.mapping,
+        max_file_mb=args.max_file_size,
     )
     result = run_sync(options)
     _print_summary(result.summary)

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from batch_sync.client import ClientSettings, EcrossClient
-from batch_sync.load import load_table
+from batch_sync.load import DEFAULT_MAX_FILE_MB, load_table
 from batch_sync.report import ReportPaths, RunFacts, result_lines, status_counts, write_report
 from batch_sync.upload import PendingRow, RowOutcome, Uploader
 from batch_sync.validate import ValidatedTable, validate_table
@@ -46,6 +46,8 @@ class SyncOptions:
     concurrency: int
     sheet: str | None = None
     dry_run: bool = False
+    mapping: Path | None = None
+    max_file_mb: float = DEFAULT_MAX_FILE_MB
 
     def __repr__(self) -> str:
         return (
@@ -114,7 +116,9 @@ def run_sync(options: SyncOptions) -> SyncResult:
     started = dt.datetime.now(dt.timezone.utc)
     log.info("sync.started", path=str(options.path), base_url=options.base_url, dry_run=options.dry_run)
 
-    table = validate_table(load_table(options.path, options.sheet))
+    table = validate_table(
+        load_table(options.path, options.sheet, options.mapping, options.max_file_mb)
+    )
 
     outcomes: dict[int, RowOutcome] = {}
     uploader: Uploader | None = None

@@ -28,7 +28,11 @@ INVENTORY_TYPES = ("AVAILABLE", "DAMAGED")
 MAX_WHOLE_NUMBER = 2_147_483_647
 
 # Excel writes ids that it took for numbers as, for example, 1.23457E+09.
-SCIENTIFIC_NOTATION = re.compile(r"[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+")
+SCIENTIFIC_NOTATION = re.compile(r"[0-9]+(\.[0-9]+)?[eE][+\-]?[0-9]+")
+
+# A whole number with a ".0" tail, such as 20099.0: what a program writes for
+# an id column it read as decimal numbers, because one cell was blank.
+DECIMAL_TAIL = re.compile(r"[0-9]+\.0+")
 
 _WHOLE = r"[0-9]+(\.0+)?"
 
@@ -65,7 +69,7 @@ def _whole_number_checks(column: str, minimum: int) -> list[pa.Check]:
             error=f"{column} is blank; enter a whole number",
         ),
         pa.Check(
-            lambda s: ~_matches(s, r"-[0-9.]+"),
+            lambda s: ~_matches(s, r"-[0-9.]+([eE][+\-]?[0-9]+)?"),
             error=f"{column} is negative; enter a whole number of {minimum} or more",
         ),
         pa.Check(
@@ -107,6 +111,13 @@ SKU_ID_CHECKS = [
             "skuId is in scientific notation, so Excel has already lost its "
             "digits; format the column as Text in the source system's export "
             "and export again"
+        ),
+    ),
+    pa.Check(
+        lambda s: ~s.str.fullmatch(DECIMAL_TAIL.pattern).fillna(False).astype(bool),
+        error=(
+            "skuId looks like an id that a program turned into a decimal number "
+            "(it ends in .0); export the column as text and check the id"
         ),
     ),
     pa.Check(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import posixpath
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,22 +227,30 @@ class Package:
         """Yield the sheet's rows in order; read only ``columns`` if given."""
         sheet_data: Element | None = None
         row_number = 0
+        namespace = None
+        # Tags are compared in full, with the namespace of the root element,
+        # because this loop runs for every element of the sheet.
         for event, element in self._iterparse(part, ("start", "end")):
-            tag = _local(element.tag)
+            if namespace is None:
+                namespace = element.tag[: element.tag.find("}") + 1]
+                row_tag = f"{namespace}row"
+                sheet_data_tag = f"{namespace}sheetData"
             if event == "start":
-                if tag == "sheetData":
+                if element.tag == sheet_data_tag:
                     sheet_data = element
                 continue
-            if tag != "row":
+            if element.tag != row_tag:
                 continue
             row_number = int(element.get("r") or row_number + 1)
             hidden = element.get("hidden") in ("1", "true")
-            yield Row(row_number, hidden, self._row_cells(element, columns))
+            yield Row(row_number, hidden, self._row_cells(element, columns, namespace))
             element.clear()
             if sheet_data is not None:
                 sheet_data.clear()
 
-    def _row_cells(self, row: Element, columns: set[int] | None) -> dict[int, Cell]:
+    def _row_cells(
+        self, row: Element, columns: set[int] | None, namespace: str
+    ) -> dict[int, Cell]:
         cells: dict[int, Cell] = {}
         position = -1
         for cell in row:
@@ -253,23 +262,26 @@ class Package:
                 position += 1
             if columns is not None and position not in columns:
                 continue
-            cells[position] = self._cell(cell)
+            cells[position] = self._cell(cell, namespace)
         return cells
 
-    def _cell(self, cell: Element) -> Cell:
+    def _cell(self, cell: Element, namespace: str) -> Cell:
         kind = cell.get("t", "n")
         style = int(cell.get("s", "0"))
         number_format = self.formats[style] if style < len(self.formats) else "General"
         value = None
         formula = False
         for child in cell:
-            tag = _local(child.tag)
+            tag = child.tag[len(namespace):]
             if tag == "v":
                 value = child.text or ""
             elif tag == "f":
                 formula = True
             elif tag == "is":
                 value = unescape(_item_text(child))
+        if value == "" and kind not in ("str", "inlineStr"):
+            # An empty <v/>, as openpyxl writes for every formula: no saved value.
+            value = None
         if kind == "s" and value is not None:
             value = self.shared_strings[int(value)]
         elif kind == "str" and value is not None:
@@ -298,8 +310,8 @@ def open_package(path: Path) -> Package:
             f"{path}: the file is not an .xlsx workbook (it is not a zip "
             "archive); open it in Excel and save it again as .xlsx"
         ) from error
-    except (KeyError, ValueError, IndexError, ParseError, zipfile.LargeZipFile,
-            EOFError, NotImplementedError, RuntimeError) as error:
+    except (LookupError, ValueError, ParseError, zlib.error, EOFError,
+            NotImplementedError, RuntimeError) as error:
         raise InputError(
             f"{path}: the workbook is damaged or incomplete ({error}); open it "
             "in Excel and save it again as .xlsx"

@@ -62,15 +62,17 @@ _TEXT_ADVICE = (
     "text), and save"
 )
 
-# Errors that reading a damaged sheet part can raise at any row.
+# Errors that reading a damaged package can raise at any row: a broken zip
+# member, bad XML, or an index or number attribute that makes no sense.
 _DAMAGED_PART_ERRORS = (
     ParseError,
     zipfile.BadZipFile,
     zlib.error,
     EOFError,
-    IndexError,
+    LookupError,
     ValueError,
-    KeyError,
+    RuntimeError,
+    NotImplementedError,
 )
 
 
@@ -83,16 +85,17 @@ def check_signature(path: Path) -> None:
             f"{path}: the file is password-protected or is a legacy .xls "
             "workbook; open it in Excel, remove the password, and save it as .xlsx"
         )
-    if not zipfile.is_zipfile(path):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            kind = archive.read("mimetype")[:200] if "mimetype" in archive.NameToInfo else b""
+    except _DAMAGED_PART_ERRORS:
+        # Not a readable zip archive: opening it as a workbook reports why.
         return
-    with zipfile.ZipFile(path) as archive:
-        if "mimetype" in archive.NameToInfo:
-            kind = archive.read("mimetype")[:200].decode("ascii", "replace")
-            if "opendocument" in kind:
-                raise InputError(
-                    f"{path}: the file is an OpenDocument spreadsheet, not an "
-                    ".xlsx workbook; save it as .xlsx or CSV UTF-8"
-                )
+    if b"opendocument" in kind:
+        raise InputError(
+            f"{path}: the file is an OpenDocument spreadsheet, not an "
+            ".xlsx workbook; save it as .xlsx or CSV UTF-8"
+        )
 
 
 def date_format(number_format: str) -> bool:
@@ -125,7 +128,7 @@ def number_text(stored: str) -> str:
         value = float(stored)
     except ValueError:
         return stored
-    if value.is_integer() and abs(value) < 2**53:
+    if value.is_integer():
         return str(int(value))
     return repr(value)
 

@@ -153,8 +153,15 @@ def validate_table(source: SourceTable) -> ValidatedTable:
 
     for problem in source.cell_problems:
         reasons = problems.setdefault(problem.row, [])
-        # The reader's reason is more precise than the schema's for the same cell.
-        reasons[:] = [reason for reason in reasons if reason.column != problem.column]
+        if any(reason.column == "" for reason in reasons):
+            continue
+        if problem.column == "":
+            # A problem with the whole row replaces every other reason,
+            # because the row's values may sit under the wrong headers.
+            reasons.clear()
+        else:
+            # The reader's reason is more precise than the schema's for the same cell.
+            reasons[:] = [reason for reason in reasons if reason.column != problem.column]
         reasons.insert(0, RowProblem(problem.column, problem.value, problem.reason))
 
     ok_frame = frame.drop(index=list(problems))

@@ -95,7 +95,7 @@ def _find_header(
     """Return (record number, cells, columns named) of the best header row."""
     best: tuple[int, list[str], int] = (0, [], -1)
     records = _records(text, delimiter)
-    wanted = len(set(spec.names.values()))
+    column_count = len(set(spec.names.values()))
     try:
         for number, record in enumerate(records, start=1):
             if number > HEADER_SEARCH_ROWS:
@@ -103,7 +103,7 @@ def _find_header(
             score = matching_column_count(record, spec)
             if score > best[2]:
                 best = (number, record, score)
-            if score == wanted:
+            if score == column_count:
                 break
     except csv.Error:
         pass

@@ -47,7 +47,7 @@ _DEFAULTABLE = (WAREHOUSE_ID, INVENTORY_TYPE)
 
 @dataclass(frozen=True)
 class Placeholder:
-    """What to do with a placeholder value: invalid, skip, or replace with ``value``."""
+    """The treatment of a placeholder value: invalid, skip, or replace with ``value``."""
 
     action: str
     value: str = ""
@@ -81,7 +81,11 @@ def match_key(value: str) -> str:
 def _text_list(value: Any) -> list[str] | None:
     if isinstance(value, str):
         return [value]
-    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(item, str) for item in value)
+    ):
         return list(value)
     return None
 
@@ -91,9 +95,13 @@ def _read_columns(table: dict[str, Any], problems: list[str]) -> dict[str, list[
     for column, value in table.items():
         names = _text_list(value)
         if column not in REQUIRED_COLUMNS:
-            problems.append(f"[columns] has '{column}', which is not one of {', '.join(REQUIRED_COLUMNS)}")
+            problems.append(
+                f"[columns] has '{column}', which is not one of {', '.join(REQUIRED_COLUMNS)}"
+            )
         elif names is None:
-            problems.append(f"[columns] {column} must be a header name or a list of header names")
+            problems.append(
+                f"[columns] {column} must be a header name or a list of header names"
+            )
         else:
             headers[column] = names
     return headers
@@ -102,29 +110,50 @@ def _read_columns(table: dict[str, Any], problems: list[str]) -> dict[str, list[
 def _read_defaults(table: dict[str, Any], problems: list[str]) -> dict[str, str]:
     defaults = {}
     for column, value in table.items():
-        if column == WAREHOUSE_ID and isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        if (
+            column == WAREHOUSE_ID
+            and isinstance(value, int)
+            and not isinstance(value, bool)
+            and value > 0
+        ):
             defaults[column] = str(value)
         elif column == INVENTORY_TYPE and value in INVENTORY_TYPES:
             defaults[column] = value
         elif column in _DEFAULTABLE:
-            expected = "a whole number of 1 or more" if column == WAREHOUSE_ID else " or ".join(INVENTORY_TYPES)
-            problems.append(f"[defaults] {column} is {value!r}, but it must be {expected}")
+            expected = (
+                "a whole number of 1 or more"
+                if column == WAREHOUSE_ID
+                else " or ".join(INVENTORY_TYPES)
+            )
+            problems.append(
+                f"[defaults] {column} is {value!r}, but it must be {expected}"
+            )
         else:
-            problems.append(f"[defaults] has '{column}', but only {' and '.join(_DEFAULTABLE)} can have a default")
+            problems.append(
+                f"[defaults] has '{column}', but only {' and '.join(_DEFAULTABLE)} can have a default"
+            )
     return defaults
 
 
 def _read_warehouses(table: dict[str, Any], problems: list[str]) -> dict[str, int]:
     warehouses = {}
     for location, warehouse_id in table.items():
-        if isinstance(warehouse_id, int) and not isinstance(warehouse_id, bool) and warehouse_id > 0:
+        if (
+            isinstance(warehouse_id, int)
+            and not isinstance(warehouse_id, bool)
+            and warehouse_id > 0
+        ):
             warehouses[match_key(location)] = warehouse_id
         else:
-            problems.append(f"[warehouses] '{location}' is {warehouse_id!r}, but it must be a warehouse id of 1 or more")
+            problems.append(
+                f"[warehouses] '{location}' is {warehouse_id!r}, but it must be a warehouse id of 1 or more"
+            )
     return warehouses
 
 
-def _read_placeholder(column: str, value: str, treatment: Any, problems: list[str]) -> Placeholder | None:
+def _read_placeholder(
+    column: str, value: str, treatment: Any, problems: list[str]
+) -> Placeholder | None:
     if treatment in (INVALID, SKIP):
         return Placeholder(treatment)
     if isinstance(treatment, dict) and set(treatment) == {REPLACE}:
@@ -132,17 +161,21 @@ def _read_placeholder(column: str, value: str, treatment: Any, problems: list[st
         if isinstance(replacement, (str, int)) and not isinstance(replacement, bool):
             return Placeholder(REPLACE, str(replacement))
     problems.append(
-        f"[placeholders.{column}] '{value}' must be \"invalid\", \"skip\" or "
-        "{ replace = \"VALUE\" }"
+        f'[placeholders.{column}] \'{value}\' must be "invalid", "skip" or '
+        '{ replace = "VALUE" }'
     )
     return None
 
 
-def _read_placeholders(table: dict[str, Any], problems: list[str]) -> dict[str, dict[str, Placeholder]]:
+def _read_placeholders(
+    table: dict[str, Any], problems: list[str]
+) -> dict[str, dict[str, Placeholder]]:
     placeholders: dict[str, dict[str, Placeholder]] = {}
     for column, values in table.items():
         if column not in REQUIRED_COLUMNS or not isinstance(values, dict):
-            problems.append(f"[placeholders.{column}] must be a table under one of {', '.join(REQUIRED_COLUMNS)}")
+            problems.append(
+                f"[placeholders.{column}] must be a table under one of {', '.join(REQUIRED_COLUMNS)}"
+            )
             continue
         for value, treatment in values.items():
             placeholder = _read_placeholder(column, value, treatment, problems)
@@ -156,16 +189,24 @@ def read_mapping(path: Path) -> ColumnMapping:
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
-        raise InputError(f"{path}: mapping file not found; check the --mapping path") from error
+        raise InputError(
+            f"{path}: mapping file not found; check the --mapping path"
+        ) from error
     except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot read the mapping file ({error}); save it as UTF-8 text") from error
+        raise InputError(
+            f"{path}: cannot read the mapping file ({error}); save it as UTF-8 text"
+        ) from error
     except tomllib.TOMLDecodeError as error:
-        raise InputError(f"{path}: the mapping file is not valid TOML ({error}); correct it") from error
+        raise InputError(
+            f"{path}: the mapping file is not valid TOML ({error}); correct it"
+        ) from error
 
     problems: list[str] = []
     for name, value in document.items():
         if name not in _TABLES or not isinstance(value, dict):
-            problems.append(f"'{name}' is not one of the tables {', '.join(f'[{t}]' for t in _TABLES)}")
+            problems.append(
+                f"'{name}' is not one of the tables {', '.join(f'[{t}]' for t in _TABLES)}"
+            )
     mapping = ColumnMapping(
         path=path,
         headers=_read_columns(_table(document, "columns"), problems),
@@ -174,7 +215,9 @@ def read_mapping(path: Path) -> ColumnMapping:
         placeholders=_read_placeholders(_table(document, "placeholders"), problems),
     )
     if problems:
-        raise InputError(f"{path}: the mapping file is invalid, because {'; '.join(problems)}; correct it")
+        raise InputError(
+            f"{path}: the mapping file is invalid, because {'; '.join(problems)}; correct it"
+        )
     return mapping
 
 
@@ -201,21 +244,39 @@ def apply_mapping(table: SourceTable, mapping: ColumnMapping) -> SourceTable:
             rows = keys.index[keys == key]
             for row in rows:
                 value = original.at[row, column] if column in original.columns else ""
-                _apply_placeholder(mapping, frame, row, column, value, placeholder, problems, skip_reasons, notes)
+                _apply_placeholder(
+                    mapping,
+                    frame,
+                    row,
+                    column,
+                    value,
+                    placeholder,
+                    problems,
+                    skip_reasons,
+                    notes,
+                )
 
     if mapping.warehouses:
         _map_locations(mapping, frame, skip_reasons)
 
     skipped = [
-        SkippedRow(row, {name: str(original.at[row, name]) for name in original.columns}, reason)
+        SkippedRow(
+            row,
+            {name: str(original.at[row, name]) for name in original.columns},
+            reason,
+        )
         for row, reason in sorted(skip_reasons.items())
     ]
-    kept = frame.drop(index=list(skip_reasons))
+    remaining = frame.drop(index=list(skip_reasons))
     return dataclasses.replace(
         table,
-        frame=kept,
-        cell_problems=[problem for problem in problems if problem.row not in skip_reasons],
-        skipped_rows=sorted(table.skipped_rows + skipped, key=lambda skipped_row: skipped_row.row),
+        frame=remaining,
+        cell_problems=[
+            problem for problem in problems if problem.row not in skip_reasons
+        ],
+        skipped_rows=sorted(
+            table.skipped_rows + skipped, key=lambda skipped_row: skipped_row.row
+        ),
         row_notes={row: note for row, note in notes.items() if row not in skip_reasons},
     )
 
@@ -233,7 +294,8 @@ def _apply_placeholder(
 ) -> None:
     if placeholder.action == SKIP:
         skip_reasons.setdefault(
-            row, f"{column} '{value}' is a placeholder that the mapping file {mapping.path.name} skips"
+            row,
+            f"{column} '{value}' is a placeholder that the mapping file {mapping.path.name} skips",
         )
     elif placeholder.action == REPLACE:
         frame.at[row, column] = placeholder.value
@@ -250,7 +312,9 @@ def _apply_placeholder(
         )
 
 
-def _map_locations(mapping: ColumnMapping, frame: pd.DataFrame, skip_reasons: dict[int, str]) -> None:
+def _map_locations(
+    mapping: ColumnMapping, frame: pd.DataFrame, skip_reasons: dict[int, str]
+) -> None:
     """Replace location names with warehouse ids; mark rows of unlisted locations skipped."""
     values = frame[WAREHOUSE_ID]
     ids = values.map(match_key).map(mapping.warehouses)

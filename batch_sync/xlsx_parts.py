@@ -1,13 +1,13 @@
 """Read the parts of an .xlsx package that the reader needs, streaming the sheet XML.
 
-An .xlsx file is a zip archive of XML parts (ECMA-376 Part 1): the workbook
-lists the sheets, the shared-strings part holds the text of text cells, the
-styles part maps each cell's style index to a number format, and each sheet
-part holds the rows. Parsing these parts directly gives what the reader needs
-(stored types, cached formula values, number formats and hidden rows) at a
-fraction of openpyxl's per-cell cost. A sheet is parsed with ``iterparse``
-and every row is cleared once read, so memory stays flat however many styled
-but empty rows the sheet has.
+An .xlsx file is a zip archive of XML parts (ECMA-376 Part 1). The workbook
+part lists the sheets, the shared-strings part contains the text of text
+cells, the styles part maps each cell's style index to a number format, and
+each sheet part contains the rows. Parsing these parts directly gives what
+the reader needs (stored types, cached formula values, number formats and
+hidden rows) in one pass, without building openpyxl's cell objects. A sheet
+is parsed with ``iterparse`` and every row is cleared once read, so memory
+stays flat however many styled but empty rows the sheet has.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 from xml.etree.ElementTree import Element, ParseError, iterparse
 
 from batch_sync.errors import InputError
@@ -127,7 +128,7 @@ class Package:
         self.shared_strings = self._read_shared_strings()
         self.formats = self._read_formats()
 
-    def __enter__(self) -> Package:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -154,10 +155,11 @@ class Package:
         return targets
 
     def _workbook_part(self) -> str:
+        """Return the workbook part that the package relationships name."""
         for target in self._relationships("").values():
-            if target.endswith(".xml") and target in self.archive.NameToInfo:
-                if "workbook" in posixpath.basename(target):
-                    return target
+            name = posixpath.basename(target)
+            if "workbook" in name and target in self.archive.NameToInfo:
+                return target
         if "xl/workbook.xml" in self.archive.NameToInfo:
             return "xl/workbook.xml"
         raise KeyError("the archive has no workbook part")
@@ -169,8 +171,11 @@ class Package:
             if _local(element.tag) != "sheet":
                 continue
             relation = next(
-                (element.get(f"{{{ns}}}id") for ns in _RELATIONSHIP_NS
-                 if element.get(f"{{{ns}}}id")),
+                (
+                    element.get(f"{{{ns}}}id")
+                    for ns in _RELATIONSHIP_NS
+                    if element.get(f"{{{ns}}}id")
+                ),
                 None,
             )
             part = targets.get(relation or "")
@@ -215,11 +220,14 @@ class Package:
             if tag == "cellXfs":
                 in_cell_styles = event == "start"
             elif event == "end" and tag == "numFmt":
-                custom[int(element.get("numFmtId", "0"))] = element.get("formatCode", "")
+                custom[int(element.get("numFmtId", "0"))] = element.get(
+                    "formatCode", ""
+                )
             elif event == "end" and tag == "xf" and in_cell_styles:
                 format_id = int(element.get("numFmtId", "0"))
                 formats.append(
-                    custom.get(format_id) or BUILTIN_FORMATS.get(format_id, f"#{format_id}")
+                    custom.get(format_id)
+                    or BUILTIN_FORMATS.get(format_id, f"#{format_id}")
                 )
         return formats or ["General"]
 
@@ -272,7 +280,7 @@ class Package:
         value = None
         formula = False
         for child in cell:
-            tag = child.tag[len(namespace):]
+            tag = child.tag[len(namespace) :]
             if tag == "v":
                 value = child.text or ""
             elif tag == "f":
@@ -310,8 +318,15 @@ def open_package(path: Path) -> Package:
             f"{path}: the file is not an .xlsx workbook (it is not a zip "
             "archive); open it in Excel and save it again as .xlsx"
         ) from error
-    except (LookupError, ValueError, ParseError, zlib.error, EOFError,
-            NotImplementedError, RuntimeError) as error:
+    except (
+        LookupError,
+        ValueError,
+        ParseError,
+        zlib.error,
+        EOFError,
+        NotImplementedError,
+        RuntimeError,
+    ) as error:
         raise InputError(
             f"{path}: the workbook is damaged or incomplete ({error}); open it "
             "in Excel and save it again as .xlsx"

@@ -87,7 +87,11 @@ def check_signature(path: Path) -> None:
         )
     try:
         with zipfile.ZipFile(path) as archive:
-            kind = archive.read("mimetype")[:200] if "mimetype" in archive.NameToInfo else b""
+            kind = (
+                archive.read("mimetype")[:200]
+                if "mimetype" in archive.NameToInfo
+                else b""
+            )
     except _DAMAGED_PART_ERRORS:
         # Not a readable zip archive: opening it as a workbook reports why.
         return
@@ -149,8 +153,11 @@ def cell_text(column: str, cell: Cell | None) -> tuple[str, str | None]:
     if kind in ("s", "str", "inlineStr"):
         return cell.value, None
     if kind == "b":
-        shown = "TRUE" if cell.value == "1" else "FALSE"
-        return shown, f"{column} contains the boolean {shown}; enter the value as text"
+        displayed = "TRUE" if cell.value == "1" else "FALSE"
+        return (
+            displayed,
+            f"{column} contains the boolean {displayed}; enter the value as text",
+        )
     if kind == "e":
         return cell.value, f"{column} shows the error {cell.value}; correct the cell"
     if kind == "d" or date_format(cell.number_format):
@@ -188,7 +195,9 @@ def _find_header(package: Package, sheet: SheetInfo, spec: HeaderSpec):
         if row.number > HEADER_SEARCH_ROWS:
             break
         width = max(row.cells, default=-1) + 1
-        cells = [_header_text(row.cells[i]) if i in row.cells else "" for i in range(width)]
+        cells = [
+            _header_text(row.cells[i]) if i in row.cells else "" for i in range(width)
+        ]
         score = matching_column_count(cells, spec)
         if score > best[2]:
             best = (row.number, cells, score)
@@ -263,7 +272,10 @@ def _read_sheet(
     for row in package.iter_rows(sheet.part, set(positions.values())):
         if row.number <= header_row:
             continue
-        texts = {name: cell_text(name, row.cells.get(position)) for name, position in positions.items()}
+        texts = {
+            name: cell_text(name, row.cells.get(position))
+            for name, position in positions.items()
+        }
         if all(not text.strip() and reason is None for text, reason in texts.values()):
             blank_rows += 1
             continue

@@ -43,7 +43,9 @@ CSV_BYTES = valid_csv()
 XLSX_BYTES = valid_xlsx()
 
 
-def rebuild_zip(data: bytes, change: Callable[[list[tuple[str, bytes]]], list[tuple[str, bytes]]]) -> bytes:
+def rebuild_zip(
+    data: bytes, change: Callable[[list[tuple[str, bytes]]], list[tuple[str, bytes]]]
+) -> bytes:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         members = [(info.filename, archive.read(info)) for info in archive.infolist()]
     output = io.BytesIO()
@@ -72,7 +74,9 @@ def mutate(data: bytes, is_zip: bool, rng: random.Random) -> bytes:
     if kind == "shuffle":
         return rebuild_zip(data, lambda members: rng.sample(members, len(members)))
     if kind == "drop":
-        return rebuild_zip(data, lambda members: [m for m in members if m != rng.choice(members)])
+        return rebuild_zip(
+            data, lambda members: [m for m in members if m != rng.choice(members)]
+        )
 
     def damage(members: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
         target = rng.randrange(len(members))
@@ -113,14 +117,21 @@ def test_random_bytes_never_crash(data: bytes, suffix: str) -> None:
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_mutated_file_cli_sends_nothing_unreadable(sandbox: Sandbox, tmp_path: Path, seed: int) -> None:
+def test_mutated_file_cli_sends_nothing_unreadable(
+    sandbox: Sandbox, tmp_path: Path, seed: int
+) -> None:
     rng = random.Random(seed)
     is_zip = seed % 2 == 0
     path = tmp_path / ("stock.xlsx" if is_zip else "stock.csv")
     path.write_bytes(mutate(XLSX_BYTES if is_zip else CSV_BYTES, is_zip, rng))
 
     result = run_cli(
-        "sync", str(path), "--base-url", sandbox.url, "--report-dir", str(tmp_path / "reports"),
+        "sync",
+        str(path),
+        "--base-url",
+        sandbox.url,
+        "--report-dir",
+        str(tmp_path / "reports"),
         env={"ECROSS_TOKEN": TEST_TOKEN},
     )
 

@@ -20,7 +20,16 @@ def write(tmp_path: Path, data: bytes, name: str = "stock.csv") -> Path:
 
 
 def test_identifiers_stay_exact(tmp_path: Path) -> None:
-    rows = ["000123", "0614", "1234567890123456789", "NA", "NULL", "N/A", "None", "20099"]
+    rows = [
+        "000123",
+        "0614",
+        "1234567890123456789",
+        "NA",
+        "NULL",
+        "N/A",
+        "None",
+        "20099",
+    ]
     body = "".join(f"{sku},1,1,AVAILABLE\r\n" for sku in rows)
     path = write(tmp_path, f"{HEADER}\r\n{body}".encode())
 
@@ -35,12 +44,19 @@ def test_bom_header_recognised(tmp_path: Path) -> None:
     table = load_table(path)
 
     assert table.encoding == "utf-8-sig"
-    assert list(table.frame.columns) == ["skuId", "quantity", "warehouseId", "inventoryType"]
+    assert list(table.frame.columns) == [
+        "skuId",
+        "quantity",
+        "warehouseId",
+        "inventoryType",
+    ]
     assert list(table.frame["skuId"]) == ["A-1"]
 
 
 def test_cp1252_decoded_and_named(tmp_path: Path) -> None:
-    path = write(tmp_path, f"{HEADER},name\nCAFÉ-1,2,1,AVAILABLE,Café crème\n".encode("cp1252"))
+    path = write(
+        tmp_path, f"{HEADER},name\nCAFÉ-1,2,1,AVAILABLE,Café crème\n".encode("cp1252")
+    )
 
     table = load_table(path)
 
@@ -79,23 +95,39 @@ def test_semicolon_decimal_comma(tmp_path: Path) -> None:
     assert validated.source.delimiter == ";"
     assert validated.valid.loc[2, "quantity"] == 3
     assert list(validated.valid.index) == [2]
-    assert validated.problems[3][0].reason == "quantity is not a number; enter a whole number"
-    assert validated.problems[4][0].reason == "quantity has a fraction; enter a whole number"
+    assert (
+        validated.problems[3][0].reason
+        == "quantity is not a number; enter a whole number"
+    )
+    assert (
+        validated.problems[4][0].reason
+        == "quantity has a fraction; enter a whole number"
+    )
 
 
 @pytest.mark.parametrize("name", ["stock.tsv", "stock.txt"])
 def test_tab_separated_read(tmp_path: Path, name: str) -> None:
-    path = write(tmp_path, b"skuId\tquantity\twarehouseId\tinventoryType\nA,1\t5\t1\tAVAILABLE\n", name)
+    path = write(
+        tmp_path,
+        b"skuId\tquantity\twarehouseId\tinventoryType\nA,1\t5\t1\tAVAILABLE\n",
+        name,
+    )
 
     table = load_table(path)
 
     assert table.frame.loc[2].to_dict() == {
-        "skuId": "A,1", "quantity": "5", "warehouseId": "1", "inventoryType": "AVAILABLE",
+        "skuId": "A,1",
+        "quantity": "5",
+        "warehouseId": "1",
+        "inventoryType": "AVAILABLE",
     }
 
 
 def test_padded_header_names_match(tmp_path: Path) -> None:
-    path = write(tmp_path, b" SKU ID ,Quantity,warehouse_id,Inventory-Type,Colour\nA-1,1,1,AVAILABLE,red\n")
+    path = write(
+        tmp_path,
+        b" SKU ID ,Quantity,warehouse_id,Inventory-Type,Colour\nA-1,1,1,AVAILABLE,red\n",
+    )
 
     table = load_table(path)
 
@@ -149,7 +181,10 @@ def test_empty_trailing_cells_allowed(tmp_path: Path) -> None:
 
 
 def test_unclosed_quote_rejected(tmp_path: Path) -> None:
-    path = write(tmp_path, f'{HEADER}\nA-1,1,1,AVAILABLE\n"B-2,2,1,AVAILABLE\nC-3,3,1,AVAILABLE\n'.encode())
+    path = write(
+        tmp_path,
+        f'{HEADER}\nA-1,1,1,AVAILABLE\n"B-2,2,1,AVAILABLE\nC-3,3,1,AVAILABLE\n'.encode(),
+    )
 
     with pytest.raises(InputError) as error:
         load_table(path)

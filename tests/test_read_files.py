@@ -126,7 +126,10 @@ UNUSABLE: dict[str, tuple[Callable[[Path], Path], str]] = {
     "ods": (ods, "OpenDocument spreadsheet"),
     "ods-named-xlsx": (ods_named_xlsx, "OpenDocument spreadsheet"),
     "zip-without-workbook": (zip_without_workbook, "damaged or incomplete"),
-    "missing-column": (missing_column_xlsx, "missing required column(s) warehouseId, inventoryType"),
+    "missing-column": (
+        missing_column_xlsx,
+        "missing required column(s) warehouseId, inventoryType",
+    ),
     "unknown-suffix": (unknown_suffix, "unknown file type '.json'"),
     "pdf-named-csv": (pdf_named_csv, "PDF document"),
 }
@@ -152,13 +155,20 @@ def shared_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
 
 
 @pytest.mark.parametrize("case", UNUSABLE, ids=list(UNUSABLE))
-def test_unusable_file_exits_two(shared_sandbox: Sandbox, tmp_path: Path, case: str) -> None:
+def test_unusable_file_exits_two(
+    shared_sandbox: Sandbox, tmp_path: Path, case: str
+) -> None:
     build, message = UNUSABLE[case]
     path = build(tmp_path)
     sent_before = len(shared_sandbox.received())
 
     result = run_cli(
-        "sync", str(path), "--base-url", shared_sandbox.url, "--report-dir", str(tmp_path / "reports"),
+        "sync",
+        str(path),
+        "--base-url",
+        shared_sandbox.url,
+        "--report-dir",
+        str(tmp_path / "reports"),
         env={"ECROSS_TOKEN": TEST_TOKEN},
     )
 
@@ -168,14 +178,23 @@ def test_unusable_file_exits_two(shared_sandbox: Sandbox, tmp_path: Path, case: 
     assert len(shared_sandbox.received()) == sent_before
 
 
-def test_file_over_size_limit_exits_two(shared_sandbox: Sandbox, tmp_path: Path) -> None:
+def test_file_over_size_limit_exits_two(
+    shared_sandbox: Sandbox, tmp_path: Path
+) -> None:
     path = tmp_path / "big.csv"
     path.write_text(HEADER_LINE + "\n" + "A-1,1,1,AVAILABLE\n" * 100_000)
     sent_before = len(shared_sandbox.received())
 
     result = run_cli(
-        "sync", str(path), "--max-file-size", "1", "--base-url", shared_sandbox.url,
-        "--report-dir", str(tmp_path / "reports"), env={"ECROSS_TOKEN": TEST_TOKEN},
+        "sync",
+        str(path),
+        "--max-file-size",
+        "1",
+        "--base-url",
+        shared_sandbox.url,
+        "--report-dir",
+        str(tmp_path / "reports"),
+        env={"ECROSS_TOKEN": TEST_TOKEN},
     )
 
     assert result.returncode == 2

@@ -42,7 +42,9 @@ DIALECTS = st.fixed_dictionaries(
 
 
 def sku_lists(alphabet: str) -> st.SearchStrategy[list[str]]:
-    return st.lists(st.text(alphabet=alphabet, min_size=1, max_size=25), min_size=1, max_size=8)
+    return st.lists(
+        st.text(alphabet=alphabet, min_size=1, max_size=25), min_size=1, max_size=8
+    )
 
 
 def write_csv(path: Path, skus: list[str], dialect: dict) -> None:
@@ -81,7 +83,11 @@ def test_csv_round_trip(dialect: dict, data: st.DataObject) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(skus=sku_lists(XLSX_ALPHABET).filter(lambda skus: not any(_EXCEL_ESCAPE.search(sku) for sku in skus)))
+@given(
+    skus=sku_lists(XLSX_ALPHABET).filter(
+        lambda skus: not any(_EXCEL_ESCAPE.search(sku) for sku in skus)
+    )
+)
 def test_xlsx_round_trip(skus: list[str]) -> None:
     workbook = Workbook()
     sheet = workbook.active

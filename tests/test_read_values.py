@@ -34,8 +34,14 @@ def test_quantity_accepted(tmp_path: Path, quantity: str, expected: int) -> None
     [
         ("3.5", "quantity has a fraction; enter a whole number"),
         ("-3", "quantity is negative; enter a whole number of 0 or more"),
-        ("1e3", "quantity is in scientific notation; enter the whole number without an exponent"),
-        ("1E-3", "quantity is in scientific notation; enter the whole number without an exponent"),
+        (
+            "1e3",
+            "quantity is in scientific notation; enter the whole number without an exponent",
+        ),
+        (
+            "1E-3",
+            "quantity is in scientific notation; enter the whole number without an exponent",
+        ),
         ("Not stocked", "quantity is not a number; enter a whole number"),
         ("", "quantity is blank; enter a whole number"),
         ("3 000", "quantity is not a number; enter a whole number"),
@@ -43,7 +49,9 @@ def test_quantity_accepted(tmp_path: Path, quantity: str, expected: int) -> None
     ],
 )
 def test_quantity_rejected(tmp_path: Path, quantity: str, reason: str) -> None:
-    validated = validate_lines(tmp_path, [f"A-1,{quantity},1,AVAILABLE", "B-2,1,1,AVAILABLE"])
+    validated = validate_lines(
+        tmp_path, [f"A-1,{quantity},1,AVAILABLE", "B-2,1,1,AVAILABLE"]
+    )
 
     assert list(validated.valid["skuId"]) == ["B-2"]
     (problem,) = validated.problems[2]
@@ -95,7 +103,10 @@ def test_inventory_type_rejected(tmp_path: Path, value: str) -> None:
     ("sku", "reason_start"),
     [
         ("1.23457E+09", "skuId is in scientific notation"),
-        ("20099.0", "skuId looks like an id that a program turned into a decimal number"),
+        (
+            "20099.0",
+            "skuId looks like an id that a program turned into a decimal number",
+        ),
         (" A-1", "skuId starts or ends with a space"),
         ("", "skuId is blank"),
     ],
@@ -120,7 +131,13 @@ def test_identical_duplicate_sent_once(tmp_path: Path) -> None:
 
 def test_conflicting_duplicates_all_invalid(tmp_path: Path) -> None:
     validated = validate_lines(
-        tmp_path, ["A-1,5,1,AVAILABLE", "A-1,6,1,AVAILABLE", "A-1,7,1,DAMAGED", "A-1,8,2,AVAILABLE"]
+        tmp_path,
+        [
+            "A-1,5,1,AVAILABLE",
+            "A-1,6,1,AVAILABLE",
+            "A-1,7,1,DAMAGED",
+            "A-1,8,2,AVAILABLE",
+        ],
     )
 
     assert sorted(validated.problems) == [2, 3]

@@ -30,13 +30,17 @@ def problems_by_row(path: Path) -> dict[int, list[tuple[str, str, str]]]:
     table = load_table(path)
     found: dict[int, list[tuple[str, str, str]]] = {}
     for problem in table.cell_problems:
-        found.setdefault(problem.row, []).append((problem.column, problem.value, problem.reason))
+        found.setdefault(problem.row, []).append(
+            (problem.column, problem.value, problem.reason)
+        )
     return found
 
 
 def test_text_skus_keep_leading_zeros(tmp_path: Path) -> None:
     path = tmp_path / "text.xlsx"
-    write_workbook(path, [HEADER, ["000123", 3, 1, "AVAILABLE"], ["0614", 4, 1, "AVAILABLE"]])
+    write_workbook(
+        path, [HEADER, ["000123", 3, 1, "AVAILABLE"], ["0614", 4, 1, "AVAILABLE"]]
+    )
 
     table = load_table(path)
 
@@ -48,7 +52,12 @@ def test_number_sku_recovered_by_format(tmp_path: Path) -> None:
     path = tmp_path / "numbers.xlsx"
     workbook = write_workbook(
         path,
-        [HEADER, [20099, 1, 1, "AVAILABLE"], [123, 1, 1, "AVAILABLE"], [99999999999, 1, 1, "AVAILABLE"]],
+        [
+            HEADER,
+            [20099, 1, 1, "AVAILABLE"],
+            [123, 1, 1, "AVAILABLE"],
+            [99999999999, 1, 1, "AVAILABLE"],
+        ],
     )
     workbook.active["A3"].number_format = "000000"
     workbook.save(path)
@@ -69,11 +78,22 @@ def test_number_sku_recovered_by_format(tmp_path: Path) -> None:
         (123, "0.00"),
         (-5, "General"),
     ],
-    ids=["19-digits", "12-digits-general", "fraction", "thousands", "decimals", "negative"],
+    ids=[
+        "19-digits",
+        "12-digits-general",
+        "fraction",
+        "thousands",
+        "decimals",
+        "negative",
+    ],
 )
-def test_number_sku_without_certain_text_is_invalid(tmp_path: Path, value: float, number_format: str) -> None:
+def test_number_sku_without_certain_text_is_invalid(
+    tmp_path: Path, value: float, number_format: str
+) -> None:
     path = tmp_path / "damaged.xlsx"
-    workbook = write_workbook(path, [HEADER, [value, 1, 1, "AVAILABLE"], ["OK-1", 1, 1, "AVAILABLE"]])
+    workbook = write_workbook(
+        path, [HEADER, [value, 1, 1, "AVAILABLE"], ["OK-1", 1, 1, "AVAILABLE"]]
+    )
     workbook.active["A2"].number_format = number_format
     workbook.save(path)
 
@@ -89,7 +109,12 @@ def test_blank_sku_cell_leaves_others_exact(tmp_path: Path) -> None:
     path = tmp_path / "blank.xlsx"
     write_workbook(
         path,
-        [HEADER, [20099, 1, 1, "AVAILABLE"], [None, 2, 1, "AVAILABLE"], [20100, 3, 1, "AVAILABLE"]],
+        [
+            HEADER,
+            [20099, 1, 1, "AVAILABLE"],
+            [None, 2, 1, "AVAILABLE"],
+            [20100, 3, 1, "AVAILABLE"],
+        ],
     )
 
     validated = validate_table(load_table(path))
@@ -126,9 +151,13 @@ def test_date_boolean_and_error_cells_are_invalid(tmp_path: Path) -> None:
 
     assert problems[2][0][0] == "skuId"
     assert "contains a date" in problems[2][0][2]
-    assert problems[3] == [("skuId", "TRUE", "skuId contains the boolean TRUE; enter the value as text")]
+    assert problems[3] == [
+        ("skuId", "TRUE", "skuId contains the boolean TRUE; enter the value as text")
+    ]
     assert problems[4][0][:2] == ("quantity", "FALSE")
-    assert problems[5] == [("quantity", "#N/A", "quantity shows the error #N/A; correct the cell")]
+    assert problems[5] == [
+        ("quantity", "#N/A", "quantity shows the error #N/A; correct the cell")
+    ]
 
 
 def test_number_columns_read_as_whole_numbers(tmp_path: Path) -> None:
@@ -148,14 +177,26 @@ def test_number_columns_read_as_whole_numbers(tmp_path: Path) -> None:
     validated = validate_table(load_table(path))
 
     assert validated.valid.loc[2].to_dict() == {
-        "skuId": "A-1", "quantity": 3, "warehouseId": 1, "inventoryType": "AVAILABLE",
+        "skuId": "A-1",
+        "quantity": 3,
+        "warehouseId": 1,
+        "inventoryType": "AVAILABLE",
     }
     assert validated.valid.loc[6].to_dict() == {
-        "skuId": "A-5", "quantity": 7, "warehouseId": 2, "inventoryType": "AVAILABLE",
+        "skuId": "A-5",
+        "quantity": 7,
+        "warehouseId": 2,
+        "inventoryType": "AVAILABLE",
     }
-    assert validated.problems[3][0].reason == "quantity has a fraction; enter a whole number"
+    assert (
+        validated.problems[3][0].reason
+        == "quantity has a fraction; enter a whole number"
+    )
     assert validated.problems[4][0].reason.startswith("quantity is larger than")
-    assert validated.problems[5][0].reason == "quantity has a fraction; enter a whole number"
+    assert (
+        validated.problems[5][0].reason
+        == "quantity has a fraction; enter a whole number"
+    )
 
 
 def test_percentage_quantity_is_invalid(tmp_path: Path) -> None:
@@ -172,7 +213,9 @@ def test_percentage_quantity_is_invalid(tmp_path: Path) -> None:
 
 def test_formula_without_saved_value_is_invalid(tmp_path: Path) -> None:
     path = tmp_path / "formula.xlsx"
-    write_workbook(path, [HEADER, ["A-1", "=2+3", 1, "AVAILABLE"], ["A-2", 4, 1, "AVAILABLE"]])
+    write_workbook(
+        path, [HEADER, ["A-1", "=2+3", 1, "AVAILABLE"], ["A-2", 4, 1, "AVAILABLE"]]
+    )
 
     validated = validate_table(load_table(path))
 
@@ -192,13 +235,18 @@ def test_formula_uses_saved_value(tmp_path: Path) -> None:
     validated = validate_table(load_table(path))
 
     assert validated.valid.loc[2].to_dict() == {
-        "skuId": "007", "quantity": 5, "warehouseId": 1, "inventoryType": "AVAILABLE",
+        "skuId": "007",
+        "quantity": 5,
+        "warehouseId": 1,
+        "inventoryType": "AVAILABLE",
     }
 
 
 def test_hidden_rows_read_with_note(tmp_path: Path) -> None:
     path = tmp_path / "hidden.xlsx"
-    workbook = write_workbook(path, [HEADER, ["A-1", 1, 1, "AVAILABLE"], ["A-2", 2, 1, "AVAILABLE"]])
+    workbook = write_workbook(
+        path, [HEADER, ["A-1", 1, 1, "AVAILABLE"], ["A-2", 2, 1, "AVAILABLE"]]
+    )
     workbook.active.row_dimensions[3].hidden = True
     workbook.active.auto_filter.ref = "A1:D3"
     workbook.save(path)
@@ -213,8 +261,14 @@ def test_title_rows_keep_excel_row_numbers(tmp_path: Path) -> None:
     path = tmp_path / "title.xlsx"
     write_workbook(
         path,
-        [["Nightly stock export"], [], [" SKU ID ", "Quantity", "warehouse_id", "INVENTORY TYPE", "Note"],
-         ["A-1", 1, 1, "AVAILABLE", "x"], [], ["A-2", 2, 1, "DAMAGED", ""]],
+        [
+            ["Nightly stock export"],
+            [],
+            [" SKU ID ", "Quantity", "warehouse_id", "INVENTORY TYPE", "Note"],
+            ["A-1", 1, 1, "AVAILABLE", "x"],
+            [],
+            ["A-2", 2, 1, "DAMAGED", ""],
+        ],
     )
 
     table = load_table(path)
@@ -298,7 +352,9 @@ def test_shared_strings_and_styles_read(tmp_path: Path) -> None:
         "<t>AVAILABLE</t>",
         "<t>line_x000D_break</t>",
     ]
-    header = "".join(f'<c r="{col}1" t="s"><v>{index}</v></c>' for index, col in enumerate("ABCD"))
+    header = "".join(
+        f'<c r="{col}1" t="s"><v>{index}</v></c>' for index, col in enumerate("ABCD")
+    )
     rows = (
         f'<row r="1">{header}</row>'
         '<row r="2"><c r="A2" t="s"><v>4</v></c><c r="B2"><v>7</v></c><c r="C2"><v>1</v></c><c r="D2" t="s"><v>5</v></c></row>'
@@ -311,16 +367,26 @@ def test_shared_strings_and_styles_read(tmp_path: Path) -> None:
     table = load_table(path)
 
     assert list(table.frame["skuId"]) == ["SKU 1", "000123", "line\rbreak"]
-    assert [(problem.row, problem.column) for problem in table.cell_problems] == [(4, "quantity")]
+    assert [(problem.row, problem.column) for problem in table.cell_problems] == [
+        (4, "quantity")
+    ]
 
 
 def test_styled_empty_rows_keep_memory_flat(tmp_path: Path) -> None:
     path = tmp_path / "styled.xlsx"
-    header = "".join(f'<c r="{col}1" t="inlineStr"><is><t>{name}</t></is></c>' for col, name in zip("ABCD", HEADER))
+    header = "".join(
+        f'<c r="{col}1" t="inlineStr"><is><t>{name}</t></is></c>'
+        for col, name in zip("ABCD", HEADER)
+    )
     data = '<row r="2"><c r="A2" t="inlineStr"><is><t>A-1</t></is></c><c r="B2"><v>1</v></c><c r="C2"><v>1</v></c><c r="D2" t="inlineStr"><is><t>AVAILABLE</t></is></c></row>'
-    empty = "".join(f'<row r="{number}" s="1" customFormat="1" ht="15"><c r="A{number}" s="1"/></row>' for number in range(3, 40_003))
+    empty = "".join(
+        f'<row r="{number}" s="1" customFormat="1" ht="15"><c r="A{number}" s="1"/></row>'
+        for number in range(3, 40_003)
+    )
     write_raw_workbook(path, [], f'<row r="1">{header}</row>{data}{empty}')
-    assert zipfile.ZipFile(path).getinfo("xl/worksheets/sheet1.xml").file_size > 2_000_000
+    assert (
+        zipfile.ZipFile(path).getinfo("xl/worksheets/sheet1.xml").file_size > 2_000_000
+    )
 
     tracemalloc.start()
     table = load_table(path)
@@ -347,14 +413,24 @@ def test_styled_empty_rows_keep_memory_flat(tmp_path: Path) -> None:
         ("123", '"SKU-"0', None),
     ],
 )
-def test_sku_text_from_number(stored: str, number_format: str, expected: str | None) -> None:
+def test_sku_text_from_number(
+    stored: str, number_format: str, expected: str | None
+) -> None:
     assert sku_text_from_number(stored, number_format) == expected
 
 
 @pytest.mark.parametrize(
     ("number_format", "is_date"),
-    [("General", False), ("0", False), ("yyyy-mm-dd", True), ("[Red]0.00", False),
-     ('"Day "0', False), ("h:mm", True), ("0.00E+00", False), ("@", False)],
+    [
+        ("General", False),
+        ("0", False),
+        ("yyyy-mm-dd", True),
+        ("[Red]0.00", False),
+        ('"Day "0', False),
+        ("h:mm", True),
+        ("0.00E+00", False),
+        ("@", False),
+    ],
 )
 def test_date_format_detection(number_format: str, is_date: bool) -> None:
     assert date_format(number_format) is is_date

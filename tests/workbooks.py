@@ -18,7 +18,9 @@ from openpyxl import Workbook
 HEADER = ["skuId", "quantity", "warehouseId", "inventoryType"]
 
 
-def write_workbook(path: Path, rows: Iterable[Iterable[Any]], title: str = "Stock") -> Workbook:
+def write_workbook(
+    path: Path, rows: Iterable[Iterable[Any]], title: str = "Stock"
+) -> Workbook:
     """Save a one-sheet workbook with ``rows`` and return it for further edits."""
     workbook = Workbook()
     sheet = workbook.active
@@ -29,7 +31,9 @@ def write_workbook(path: Path, rows: Iterable[Iterable[Any]], title: str = "Stoc
     return workbook
 
 
-def replace_cell_xml(path: Path, reference: str, cell_xml: str, part: str = "xl/worksheets/sheet1.xml") -> None:
+def replace_cell_xml(
+    path: Path, reference: str, cell_xml: str, part: str = "xl/worksheets/sheet1.xml"
+) -> None:
     """Replace the ``<c>`` element of cell ``reference`` in a saved workbook."""
     with zipfile.ZipFile(path) as archive:
         members = {info.filename: archive.read(info) for info in archive.infolist()}

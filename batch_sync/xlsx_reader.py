@@ -177,8 +177,10 @@ def cell_text(column: str, cell: Cell | None) -> tuple[str, str | None]:
     recovered = sku_text_from_number(cell.value, cell.number_format)
     if recovered is not None:
         return recovered, None
-    return number_text(cell.value), (
-        f"skuId is stored as the number {number_text(cell.value)} with format "
+    # The stored text is shown as it is, because a float such as 1.2345e+18
+    # has no exact whole-number form that Excel would show.
+    return cell.value, (
+        f"skuId is stored as the number {cell.value} with format "
         f"'{cell.number_format}', so the id Excel shows may differ from the one "
         f"stored; {_TEXT_ADVICE}"
     )

@@ -256,7 +256,8 @@ def apply_mapping(table: SourceTable, mapping: ColumnMapping) -> SourceTable:
                     notes,
                 )
 
-    if mapping.warehouses:
+    # A default warehouseId is an id already, so only the file's values are looked up.
+    if mapping.warehouses and WAREHOUSE_ID in original.columns:
         _map_locations(mapping, frame, skip_reasons)
 
     skipped = [

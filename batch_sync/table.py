@@ -112,7 +112,11 @@ def map_header(cells: list[str], source: str, spec: HeaderSpec) -> HeaderMap:
 
     missing = [name for name in spec.required if name not in positions]
     if missing:
-        found = ", ".join(f"'{cell.strip()}'" for cell in cells if cell.strip())
+        # At most 10 names of 40 characters, so a binary file gives a short message.
+        names = [cell.strip()[:40] for cell in cells if cell.strip()]
+        found = ", ".join(f"'{name}'" for name in names[:10])
+        if len(names) > 10:
+            found += f" and {len(names) - 10} more"
         raise InputError(
             f"{source}: missing required column(s) {', '.join(missing)}, because "
             f"the header row has {found or 'no names'}; add the missing columns, "

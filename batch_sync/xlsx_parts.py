@@ -30,7 +30,7 @@ _RELATIONSHIP_NS = (
 )
 
 # Number formats that Excel defines without writing them into the file
-# (ECMA-376 Part 1, 18.8.30). Only the ones the reader must recognise are here:
+# (ISO/IEC 29500-1, 18.8.30 numFmt). Only the ones the reader must recognise are here:
 # the plain ones it can show exactly, and the dates.
 BUILTIN_FORMATS = {
     0: "General",
@@ -58,6 +58,10 @@ BUILTIN_FORMATS = {
     48: "##0.0E+0",
     49: "@",
 }
+# IDs 27 to 36 and 50 to 58 are East Asian date formats whose code depends
+# on the language of Excel; any date code makes the reader treat them as dates.
+BUILTIN_FORMATS.update({format_id: "yyyy-mm-dd" for format_id in range(27, 37)})
+BUILTIN_FORMATS.update({format_id: "yyyy-mm-dd" for format_id in range(50, 59)})
 
 # Excel escapes characters that XML cannot hold as _xHHHH_ in cell text.
 _ESCAPED_CHARACTER = re.compile(r"_x([0-9A-Fa-f]{4})_")

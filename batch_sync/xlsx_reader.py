@@ -56,6 +56,9 @@ _WHOLE_NUMBER = re.compile(r"[0-9]+(\.0*)?")
 # text, escaped characters and bracketed colours or conditions.
 _FORMAT_DECORATION = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
 _DATE_FORMAT_LETTERS = re.compile(r"[dmyhs]", re.IGNORECASE)
+# A comma right after the last digit placeholder divides the shown number by
+# 1,000 per comma, as in "#,##0," for thousands.
+_SCALING_FORMAT = re.compile(r"[0#?],+(;|$)")
 
 _TEXT_ADVICE = (
     "format the skuId column as Text, enter the id again (or export it as "
@@ -167,10 +170,12 @@ def cell_text(column: str, cell: Cell | None) -> tuple[str, str | None]:
             "to General or Text and enter the value again"
         )
     if column != SKU_ID:
-        if "%" in _FORMAT_DECORATION.sub("", cell.number_format):
+        plain_format = _FORMAT_DECORATION.sub("", cell.number_format)
+        if "%" in plain_format or _SCALING_FORMAT.search(plain_format):
             return number_text(cell.value), (
-                f"{column} is shown as a percentage; set the cell's format to "
-                "General and enter the whole number"
+                f"{column} is shown scaled (as a percentage or in thousands), so "
+                "the sheet shows another number than the one stored; set the "
+                "cell's format to General and check the value"
             )
         return number_text(cell.value), None
 

@@ -120,6 +120,18 @@ def test_unlisted_location_skipped(tmp_path: Path) -> None:
     )
 
 
+def test_default_warehouse_not_looked_up(tmp_path: Path) -> None:
+    mapping = write(
+        tmp_path, "m.toml", '[defaults]\nwarehouseId = 2\n[warehouses]\n"Main" = 1\n'
+    )
+    export = write(tmp_path, "s.csv", "skuId,quantity,inventoryType\nA,1,AVAILABLE\n")
+
+    validated = validate_table(load_table(export, mapping_path=mapping))
+
+    assert validated.valid["warehouseId"].to_dict() == {2: 2}
+    assert validated.source.skipped_rows == []
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

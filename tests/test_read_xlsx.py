@@ -199,16 +199,29 @@ def test_number_columns_read_as_whole_numbers(tmp_path: Path) -> None:
     )
 
 
-def test_percentage_quantity_is_invalid(tmp_path: Path) -> None:
-    path = tmp_path / "percent.xlsx"
-    workbook = write_workbook(path, [HEADER, ["A-1", 1, 1, "AVAILABLE"]])
-    workbook.active["B2"].number_format = "0%"
+@pytest.mark.parametrize("number_format", ["0%", "#,##0,", '0,"K"', "0.00%;-0.00%"])
+def test_scaled_quantity_is_invalid(tmp_path: Path, number_format: str) -> None:
+    path = tmp_path / "scaled.xlsx"
+    workbook = write_workbook(path, [HEADER, ["A-1", 1000, 1, "AVAILABLE"]])
+    workbook.active["B2"].number_format = number_format
     workbook.save(path)
 
     problems = problems_by_row(path)
 
     assert problems[2][0][0] == "quantity"
-    assert "percentage" in problems[2][0][2]
+    assert "shown scaled" in problems[2][0][2]
+
+
+def test_thousands_separator_quantity_read(tmp_path: Path) -> None:
+    path = tmp_path / "thousands.xlsx"
+    workbook = write_workbook(path, [HEADER, ["A-1", 1500, 1, "AVAILABLE"]])
+    workbook.active["B2"].number_format = "#,##0"
+    workbook.save(path)
+
+    table = load_table(path)
+
+    assert table.frame.loc[2, "quantity"] == "1500"
+    assert table.cell_problems == []
 
 
 def test_formula_without_saved_value_is_invalid(tmp_path: Path) -> None:

@@ -155,15 +155,15 @@ InventoryRowSchema = pa.DataFrameSchema(
 )
 
 
-def to_whole_number(text: str) -> int:
-    """Convert a value that passed the whole-number checks to an int."""
-    return int(text.strip().split(".")[0])
+def to_whole_numbers(values: pd.Series) -> pd.Series:
+    """Convert values that passed the whole-number checks to int64, such as ``3.0`` to 3."""
+    return values.str.strip().str.replace(r"\.0*$", "", regex=True).astype("int64")
 
 
-def to_inventory_type(text: str) -> str:
-    """Convert a value that passed the inventoryType checks to its API form.
+def to_inventory_types(values: pd.Series) -> pd.Series:
+    """Convert values that passed the inventoryType checks to their API form.
 
     Case and surrounding spaces are ignored (``" damaged"`` is ``DAMAGED``),
     because the two values cannot be confused once upper-cased.
     """
-    return text.strip().upper()
+    return values.str.strip().str.upper()

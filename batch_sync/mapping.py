@@ -9,9 +9,11 @@ from ours. It has four optional tables:
 - ``[warehouses]``: a value of the warehouseId column, such as a location
   name, = an e-CROSS warehouse id. With this table, a row whose value is not
   listed is skipped, never guessed.
-- ``[placeholders.COLUMN]``: a value that means "no value" = ``"invalid"``
-  (the row is invalid, with a reason), ``"skip"`` (the row is skipped) or
-  ``{ replace = "VALUE" }`` (the cell reads as VALUE).
+- ``[placeholders]``: values that mean "no value" in a column. The form
+  ``quantity = ["n/a", "-"]`` makes such rows invalid with a reason. The
+  table form ``[placeholders.quantity]`` gives each value a treatment:
+  ``"invalid"``, ``"skip"`` (the row is skipped) or ``{ replace = "VALUE" }``
+  (the cell reads as VALUE).
 
 Location and placeholder values match with case and surrounding spaces
 ignored. ``sample_files/shopify-mapping.toml`` is a commented example.
@@ -92,8 +94,15 @@ def _text_list(value: Any) -> list[str] | None:
 
 def _read_columns(table: dict[str, Any], problems: list[str]) -> dict[str, list[str]]:
     headers = {}
+    seen: dict[str, str] = {}
     for column, value in table.items():
         names = _text_list(value)
+        for name in names or []:
+            other = seen.setdefault(header_key(name), column)
+            if other != column:
+                problems.append(
+                    f"[columns] maps the header '{name}' to both {other} and {column}"
+                )
         if column not in REQUIRED_COLUMNS:
             problems.append(
                 f"[columns] has '{column}', which is not one of {', '.join(REQUIRED_COLUMNS)}"
@@ -172,9 +181,20 @@ def _read_placeholders(
 ) -> dict[str, dict[str, Placeholder]]:
     placeholders: dict[str, dict[str, Placeholder]] = {}
     for column, values in table.items():
-        if column not in REQUIRED_COLUMNS or not isinstance(values, dict):
+        if column not in REQUIRED_COLUMNS:
             problems.append(
-                f"[placeholders.{column}] must be a table under one of {', '.join(REQUIRED_COLUMNS)}"
+                f"[placeholders] has '{column}', which is not one of "
+                f"{', '.join(REQUIRED_COLUMNS)}"
+            )
+            continue
+        listed = _text_list(values)
+        if listed is not None:
+            # A plain list of values makes each of them invalid, the default.
+            values = dict.fromkeys(listed, INVALID)
+        if not isinstance(values, dict):
+            problems.append(
+                f"[placeholders] {column} must be a list of values or a table of "
+                "value = treatment"
             )
             continue
         for value, treatment in values.items():

@@ -100,6 +100,21 @@ def test_placeholder_treatments(tmp_path: Path) -> None:
     assert list(table.frame.index) == [2, 3]
 
 
+def test_placeholder_list_means_invalid(tmp_path: Path) -> None:
+    mapping = write(tmp_path, "m.toml", '[placeholders]\nskuId = ["-", "n/a"]\n')
+    export = write(
+        tmp_path,
+        "s.csv",
+        "skuId,quantity,warehouseId,inventoryType\n-,1,1,AVAILABLE\nN/A,1,1,AVAILABLE\nA,1,1,AVAILABLE\n",
+    )
+
+    validated = validate_table(load_table(export, mapping_path=mapping))
+
+    assert list(validated.valid["skuId"]) == ["A"]
+    assert validated.problems[2][0].reason.startswith("skuId is the placeholder '-'")
+    assert validated.problems[3][0].reason.startswith("skuId is the placeholder 'N/A'")
+
+
 def test_unlisted_location_skipped(tmp_path: Path) -> None:
     mapping = write(tmp_path, "m.toml", '[warehouses]\n"Main" = 1\n"North" = 3\n')
     export = write(
@@ -146,6 +161,11 @@ def test_default_warehouse_not_looked_up(tmp_path: Path) -> None:
         ("[warehouses]\nMain = 'one'\n", "must be a warehouse id of 1 or more"),
         ("[placeholders.quantity]\n'x' = 'ignore'\n", 'must be "invalid", "skip" or'),
         ("[location]\nMain = 1\n", "'location' is not one of the tables"),
+        ("[placeholders]\nqty = ['-']\n", "'qty', which is not one of"),
+        (
+            "[columns]\nskuId = 'Item'\nquantity = 'item'\n",
+            "maps the header 'item' to both skuId and quantity",
+        ),
     ],
 )
 def test_invalid_mapping_rejected(tmp_path: Path, text: str, message: str) -> None:

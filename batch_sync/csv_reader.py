@@ -63,6 +63,9 @@ def decode(data: bytes, source: str) -> tuple[str, str]:
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
         candidates = ["utf-16"]
     else:
+        # NOTE: a file in another 8-bit encoding, such as Windows-1250, also
+        # decodes as Windows-1252 but with other letters. Only the log and
+        # the report summary show which encoding was used.
         candidates = ["utf-8", "cp1252"]
 
     for encoding in candidates:
@@ -106,6 +109,8 @@ def _find_header(
             if score == column_count:
                 break
     except csv.Error:
+        # The wrong delimiter can break quoting; reading the records with the
+        # chosen delimiter reports a quote error that remains.
         pass
     return best
 

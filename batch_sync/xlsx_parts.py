@@ -201,6 +201,8 @@ class Package:
         return None
 
     def _read_shared_strings(self) -> list[str]:
+        # NOTE: the whole table is kept in memory, and --max-file-size limits
+        # only the compressed file, so a zip bomb of strings is not bounded.
         part = self._part_of_type("sharedStrings.xml")
         if part is None:
             return []

@@ -195,7 +195,9 @@ def _header_text(cell: Cell) -> str:
     return cell.value or ""
 
 
-def _find_header(package: Package, sheet: SheetInfo, spec: HeaderSpec):
+def _find_header(
+    package: Package, sheet: SheetInfo, spec: HeaderSpec
+) -> tuple[int, list[str], int]:
     """Return (row number, cells, columns named) of the best header row of a sheet."""
     best: tuple[int, list[str], int] = (0, [], -1)
     for row in package.iter_rows(sheet.part):

@@ -13,6 +13,7 @@ from batch_sync.load import load_table
 from batch_sync.mapping import read_mapping
 from batch_sync.validate import validate_table
 from tests.conftest import SAMPLE_FILES, TEST_TOKEN, Sandbox, run_cli
+from tests.workbooks import write_workbook
 
 SHOPIFY_EXPORT = SAMPLE_FILES / "shopify-inventory.csv"
 SHOPIFY_MAPPING = SAMPLE_FILES / "shopify-mapping.toml"
@@ -54,6 +55,36 @@ def test_erp_headers_and_defaults(tmp_path: Path) -> None:
         },
     }
     assert validated.source.ignored_columns == ["Description"]
+
+
+def test_mapping_reads_workbook(tmp_path: Path) -> None:
+    mapping = write(
+        tmp_path,
+        "erp.toml",
+        '[columns]\nskuId = "Item No."\nquantity = "Inventory"\n'
+        'warehouseId = "Location Code"\n[defaults]\ninventoryType = "AVAILABLE"\n'
+        "[warehouses]\nMAIN = 1\n",
+    )
+    export = tmp_path / "erp.xlsx"
+    write_workbook(
+        export,
+        [
+            ["Item No.", "Description", "Location Code", "Inventory"],
+            ["0614", "Mug", "MAIN", 3],
+        ],
+        title="Items",
+    )
+
+    validated = validate_table(load_table(export, mapping_path=mapping))
+
+    assert validated.valid.to_dict("index") == {
+        2: {
+            "skuId": "0614",
+            "quantity": 3,
+            "warehouseId": 1,
+            "inventoryType": "AVAILABLE",
+        },
+    }
 
 
 def test_default_leaves_blank_cell_invalid(tmp_path: Path) -> None:

@@ -6,17 +6,17 @@ import csv
 import json
 from pathlib import Path
 
-from tests.conftest import TEST_TOKEN, Sandbox, run_cli
+from tests.conftest import TEST_TOKEN, CliResult, Sandbox, run_cli
 from tests.workbooks import HEADER, replace_cell_xml, write_workbook
 
 
-def sync(path: Path, sandbox: Sandbox, report_dir: Path) -> int:
+def sync(path: Path, sandbox: Sandbox, report_dir: Path) -> CliResult:
     result = run_cli(
         "sync", str(path), "--base-url", sandbox.url, "--report-dir", str(report_dir),
         env={"ECROSS_TOKEN": TEST_TOKEN},
     )  # fmt: skip
     assert "Traceback" not in result.stderr
-    return result.returncode
+    return result
 
 
 def sent_bodies(sandbox: Sandbox) -> list[tuple[str, int, int, str]]:
@@ -50,9 +50,9 @@ def test_european_csv_syncs_exact_values(sandbox: Sandbox, tmp_path: Path) -> No
     path.write_bytes(text.encode("cp1252"))
     report_dir = tmp_path / "reports"
 
-    status = sync(path, sandbox, report_dir)
+    result = sync(path, sandbox, report_dir)
 
-    assert status == 1
+    assert result.returncode == 1
     assert sent_bodies(sandbox) == [
         ("000123", 3, 1, "AVAILABLE"),
         ("NULL", 7, 2, "DAMAGED"),
@@ -67,6 +67,8 @@ def test_european_csv_syncs_exact_values(sandbox: Sandbox, tmp_path: Path) -> No
         == "quantity '2.5': quantity has a fraction; enter a whole number"
     )
     assert summary(report_dir)["encoding"] == "cp1252"
+    assert result.stderr.count("load.ignored_columns") == 1
+    assert "Bezeichnung" in result.stderr
 
 
 def test_workbook_syncs_exact_values(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -89,9 +91,9 @@ def test_workbook_syncs_exact_values(sandbox: Sandbox, tmp_path: Path) -> None:
     replace_cell_xml(path, "B7", '<c r="B7"><f>3*3</f><v>9</v></c>')
     report_dir = tmp_path / "reports"
 
-    status = sync(path, sandbox, report_dir)
+    result = sync(path, sandbox, report_dir)
 
-    assert status == 1
+    assert result.returncode == 1
     assert sent_bodies(sandbox) == [
         ("000123", 4, 1, "AVAILABLE"),
         ("FORMULA-1", 9, 1, "AVAILABLE"),

@@ -166,6 +166,8 @@ def _read_records(
     width: int,
 ) -> SourceTable:
     """Read the records below the header row into a SourceTable."""
+    # NOTE: a file cut off in the middle of its last row, without a closing
+    # quote to give it away, reads that row as it is.
     source = str(path)
     columns: dict[str, list[str]] = {name: [] for name in header_map.positions}
     row_numbers: list[int] = []

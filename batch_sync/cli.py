@@ -16,6 +16,7 @@ from batch_sync.auth import DEFAULT_AUTH_URL
 from batch_sync.client import DEFAULT_BASE_URL
 from batch_sync.errors import InputError
 from batch_sync.journal import default_state_dir
+from batch_sync.load import DEFAULT_MAX_FILE_MB
 from batch_sync.logs import REDACTOR, configure_logging
 from batch_sync.sandbox import add_response_options
 from batch_sync.verify import ALL_MODE, RUN_MODE
@@ -169,6 +170,16 @@ def add_sandbox_arguments(sandbox: argparse.ArgumentParser) -> None:
     add_fault_arguments(sandbox)
 
 
+def _positive_megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of megabytes") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not more than 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="batch-sync",
@@ -236,6 +247,19 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_resilience_arguments(sync)
+    sync.add_argument(
+        "--mapping",
+        type=Path,
+        metavar="TOML",
+        help="column mapping file for an export with other headers or values (see README)",
+    )
+    sync.add_argument(
+        "--max-file-size",
+        type=_positive_megabytes,
+        default=DEFAULT_MAX_FILE_MB,
+        metavar="MB",
+        help=f"largest input file to read, in megabytes (default: {DEFAULT_MAX_FILE_MB})",
+    )
 
     sandbox = commands.add_parser(
         "sandbox",
@@ -364,6 +388,8 @@ def _sync(args: argparse.Namespace) -> int:
         ),
         state_dir=state_dir,
         restart=args.restart,
+        mapping=args.mapping,
+        max_file_mb=args.max_file_size,
     )
     result = run_sync(options)
     print(format_summary(result.summary))

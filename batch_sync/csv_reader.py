@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import structlog
 
 from batch_sync.errors import InputError
 from batch_sync.table import (
+    DEFAULT_HEADER_SPEC,
     HEADER_SEARCH_ROWS,
     CellProblem,
+    HeaderMap,
+    HeaderSpec,
     SourceTable,
     build_frame,
     map_header,
     matching_column_count,
 )
-from schemas.row import REQUIRED_COLUMNS
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +63,9 @@ def decode(data: bytes, source: str) -> tuple[str, str]:
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
         candidates = ["utf-16"]
     else:
+        # NOTE: a file in another 8-bit encoding, such as Windows-1250, also
+        # decodes as Windows-1252 but with other letters. Only the log and
+        # the report summary show which encoding was used.
         candidates = ["utf-8", "cp1252"]
 
     for encoding in candidates:
@@ -80,38 +86,48 @@ def decode(data: bytes, source: str) -> tuple[str, str]:
     )
 
 
-def _records(text: str, delimiter: str) -> csv.reader:
-    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+def _records(text: str, delimiter: str) -> Iterator[list[str]]:
+    # strict=True makes a stray or unclosed quote an error, because the csv
+    # module would otherwise drop it or read the rest of the file as one value.
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
 
 
-def _find_header(text: str, delimiter: str) -> tuple[int, list[str], int]:
-    """Return (record number, cells, required columns named) of the best header row."""
-    best = (0, [], -1)
+def _find_header(
+    text: str, delimiter: str, spec: HeaderSpec
+) -> tuple[int, list[str], int]:
+    """Return (record number, cells, columns named) of the best header row."""
+    best: tuple[int, list[str], int] = (0, [], -1)
     records = _records(text, delimiter)
-    for number, record in enumerate(records, start=1):
-        if number > HEADER_SEARCH_ROWS:
-            break
-        score = matching_column_count(record)
-        if score > best[2]:
-            best = (number, record, score)
-        if score == len(REQUIRED_COLUMNS):
-            break
+    column_count = len(set(spec.names.values()))
+    try:
+        for number, record in enumerate(records, start=1):
+            if number > HEADER_SEARCH_ROWS:
+                break
+            score = matching_column_count(record, spec)
+            if score > best[2]:
+                best = (number, record, score)
+            if score == column_count:
+                break
+    except csv.Error:
+        # The wrong delimiter can break quoting; reading the records with the
+        # chosen delimiter reports a quote error that remains.
+        pass
     return best
 
 
-def detect_delimiter(text: str, path: Path) -> str:
-    """Pick the delimiter whose header row names the most required columns."""
+def detect_delimiter(text: str, path: Path, spec: HeaderSpec) -> str:
+    """Pick the delimiter whose header row names the most of the spec's columns."""
     if path.suffix.lower() == ".tsv":
         return "\t"
 
     scores = {}
     for delimiter in DELIMITERS:
-        _, cells, score = _find_header(text, delimiter)
+        _, cells, score = _find_header(text, delimiter, spec)
         scores[delimiter] = (score, len(cells))
     return max(DELIMITERS, key=lambda delimiter: scores[delimiter])
 
 
-def read_csv(path: Path) -> SourceTable:
+def read_csv(path: Path, spec: HeaderSpec = DEFAULT_HEADER_SPEC) -> SourceTable:
     """Read a delimited text export; raise InputError if it cannot be used."""
     source = str(path)
     data = path.read_bytes()
@@ -119,9 +135,9 @@ def read_csv(path: Path) -> SourceTable:
         raise InputError(f"{source}: the file is empty; export the stock list again")
 
     text, encoding = decode(data, source)
-    delimiter = detect_delimiter(text, path)
-    header_row, header, _ = _find_header(text, delimiter)
-    header_map = map_header(header, source)
+    delimiter = detect_delimiter(text, path, spec)
+    header_row, header, _ = _find_header(text, delimiter, spec)
+    header_map = map_header(header, source, spec)
     log.info(
         "load.csv_dialect",
         path=source,
@@ -130,11 +146,33 @@ def read_csv(path: Path) -> SourceTable:
         header_row=header_row,
     )
 
-    columns: dict[str, list[str]] = {name: [] for name in REQUIRED_COLUMNS}
+    try:
+        table = _read_records(path, text, delimiter, header_row, header_map, len(header))
+    except csv.Error as error:
+        raise InputError(
+            f"{source}: the file is not valid CSV ({error}), often because of a "
+            "quote that is never closed; export the stock list again"
+        ) from error
+    table.encoding = encoding
+    return table
+
+
+def _read_records(
+    path: Path,
+    text: str,
+    delimiter: str,
+    header_row: int,
+    header_map: HeaderMap,
+    width: int,
+) -> SourceTable:
+    """Read the records below the header row into a SourceTable."""
+    # NOTE: a file cut off in the middle of its last row, without a closing
+    # quote to give it away, reads that row as it is.
+    source = str(path)
+    columns: dict[str, list[str]] = {name: [] for name in header_map.positions}
     row_numbers: list[int] = []
     problems: list[CellProblem] = []
     blank_rows = 0
-    width = len(header)
     for number, record in enumerate(_records(text, delimiter), start=1):
         if number <= header_row:
             continue
@@ -171,7 +209,6 @@ def read_csv(path: Path) -> SourceTable:
         path=path,
         frame=build_frame(columns, row_numbers),
         header_row=header_row,
-        encoding=encoding,
         delimiter=delimiter,
         decimal_comma=delimiter == ";",
         ignored_columns=header_map.ignored,

@@ -22,7 +22,7 @@ from batch_sync.auth import DEFAULT_AUTH_URL, ClientCredentialsToken, StaticToke
 from batch_sync.client import ClientSettings, EcrossClient
 from batch_sync.journal import ConfirmedRow, Journal, JournalEntry, RowKey, content_hash
 from batch_sync.listing import InventoryLister
-from batch_sync.load import load_table
+from batch_sync.load import DEFAULT_MAX_FILE_MB, load_table
 from batch_sync.ratelimit import DEFAULT_RATE_LIMIT, AdaptiveRateLimiter
 from batch_sync.report import ReportPaths, RunFacts, result_lines, write_report
 from batch_sync.response_checks import record_warnings
@@ -66,6 +66,8 @@ class SyncOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     state_dir: Path | None = None
     restart: bool = False
+    mapping: Path | None = None
+    max_file_mb: float = DEFAULT_MAX_FILE_MB
 
     def __repr__(self) -> str:
         return (
@@ -240,7 +242,9 @@ def run_sync(options: SyncOptions) -> SyncResult:
     started = dt.datetime.now(dt.timezone.utc)
     log.info("sync.started", path=str(options.path), base_url=options.base_url, dry_run=options.dry_run)
 
-    table = validate_table(load_table(options.path, options.sheet))
+    table = validate_table(
+        load_table(options.path, options.sheet, options.mapping, options.max_file_mb)
+    )
 
     journal: Journal | None = None
     confirmed: dict[RowKey, ConfirmedRow] = {}

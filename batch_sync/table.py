@@ -14,7 +14,21 @@ from schemas.row import REQUIRED_COLUMNS, header_key
 # exports often put a title or a note above it.
 HEADER_SEARCH_ROWS = 20
 
-_REQUIRED_BY_KEY = {header_key(name): name for name in REQUIRED_COLUMNS}
+
+@dataclass(frozen=True)
+class HeaderSpec:
+    """The header names that identify each column the job reads.
+
+    ``names`` maps a header key (see ``header_key``) to the column it names.
+    ``required`` lists the columns the header row must have. A column mapping
+    file can add names and make a column optional by giving it a default.
+    """
+
+    names: dict[str, str]
+    required: tuple[str, ...] = REQUIRED_COLUMNS
+
+
+DEFAULT_HEADER_SPEC = HeaderSpec({header_key(name): name for name in REQUIRED_COLUMNS})
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,9 @@ class SourceTable:
     cell_problems: list[CellProblem] = field(default_factory=list)
     skipped_rows: list[SkippedRow] = field(default_factory=list)
     blank_rows: int = 0
+    # Facts about a row that do not make it invalid, such as "hidden in the
+    # sheet", keyed by sheet row number, for the report to show.
+    row_notes: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,21 +82,22 @@ class HeaderMap:
     ignored: list[str]
 
 
-def matching_column_count(cells: list[str]) -> int:
-    """Return how many required columns a candidate header row names."""
-    keys = {header_key(cell) for cell in cells if cell}
-    return len(keys & set(_REQUIRED_BY_KEY))
+def matching_column_count(cells: list[str], spec: HeaderSpec) -> int:
+    """Return how many of the spec's columns a candidate header row names."""
+    names = {spec.names.get(header_key(cell)) for cell in cells if cell}
+    names.discard(None)
+    return len(names)
 
 
-def map_header(cells: list[str], source: str) -> HeaderMap:
-    """Find the required columns in a header row, raising InputError if any is missing.
+def map_header(cells: list[str], source: str, spec: HeaderSpec) -> HeaderMap:
+    """Find the spec's columns in a header row, raising InputError if a required one is missing.
 
     ``source`` names the file (and sheet) in the error message.
     """
     positions: dict[str, int] = {}
     ignored: list[str] = []
     for position, cell in enumerate(cells):
-        name = _REQUIRED_BY_KEY.get(header_key(cell))
+        name = spec.names.get(header_key(cell))
         if name is None:
             if cell.strip():
                 ignored.append(cell.strip())
@@ -92,21 +110,25 @@ def map_header(cells: list[str], source: str) -> HeaderMap:
             )
         positions[name] = position
 
-    missing = [name for name in REQUIRED_COLUMNS if name not in positions]
+    missing = [name for name in spec.required if name not in positions]
     if missing:
-        found = ", ".join(f"'{cell.strip()}'" for cell in cells if cell.strip())
+        # At most 10 names of 40 characters, so a binary file gives a short message.
+        names = [cell.strip()[:40] for cell in cells if cell.strip()]
+        found = ", ".join(f"'{name}'" for name in names[:10])
+        if len(names) > 10:
+            found += f" and {len(names) - 10} more"
         raise InputError(
-            f"{source}: missing required column(s) {', '.join(missing)}; "
-            f"the header row has {found or 'no names'}. Add the missing columns "
-            f"or rename the headers to {', '.join(REQUIRED_COLUMNS)}"
+            f"{source}: missing required column(s) {', '.join(missing)}, because "
+            f"the header row has {found or 'no names'}; add the missing columns, "
+            "rename the headers or map them in a --mapping file"
         )
     return HeaderMap(positions=positions, ignored=ignored)
 
 
 def build_frame(columns: dict[str, list[str]], row_numbers: list[int]) -> pd.DataFrame:
-    """Build the text frame for validation, one column per required column."""
+    """Build the text frame for validation, one column per column found."""
     frame = pd.DataFrame(
-        {name: pd.Series(columns[name], dtype="str") for name in REQUIRED_COLUMNS}
+        {name: pd.Series(values, dtype="str") for name, values in columns.items()}
     )
     frame.index = pd.Index(row_numbers, dtype="int64", name="row")
     return frame

@@ -22,8 +22,8 @@ from schemas.row import (
     SKU_ID,
     WAREHOUSE_ID,
     InventoryRowSchema,
-    to_inventory_type,
-    to_whole_number,
+    to_inventory_types,
+    to_whole_numbers,
 )
 
 log = structlog.get_logger(__name__)
@@ -95,9 +95,9 @@ def _typed_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             SKU_ID: frame[SKU_ID].astype("str"),
-            QUANTITY: frame[QUANTITY].map(to_whole_number).astype("int64"),
-            WAREHOUSE_ID: frame[WAREHOUSE_ID].map(to_whole_number).astype("int64"),
-            INVENTORY_TYPE: frame[INVENTORY_TYPE].map(to_inventory_type).astype("str"),
+            QUANTITY: to_whole_numbers(frame[QUANTITY]),
+            WAREHOUSE_ID: to_whole_numbers(frame[WAREHOUSE_ID]),
+            INVENTORY_TYPE: to_inventory_types(frame[INVENTORY_TYPE]).astype("str"),
         },
         index=frame.index,
     )
@@ -153,8 +153,15 @@ def validate_table(source: SourceTable) -> ValidatedTable:
 
     for problem in source.cell_problems:
         reasons = problems.setdefault(problem.row, [])
-        # The reader's reason is more precise than the schema's for the same cell.
-        reasons[:] = [reason for reason in reasons if reason.column != problem.column]
+        if any(reason.column == "" for reason in reasons):
+            continue
+        if problem.column == "":
+            # A problem with the whole row replaces every other reason,
+            # because the row's values may sit under the wrong headers.
+            reasons.clear()
+        else:
+            # The reader's reason is more precise than the schema's for the same cell.
+            reasons[:] = [reason for reason in reasons if reason.column != problem.column]
         reasons.insert(0, RowProblem(problem.column, problem.value, problem.reason))
 
     ok_frame = frame.drop(index=list(problems))

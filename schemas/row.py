@@ -28,7 +28,11 @@ INVENTORY_TYPES = ("AVAILABLE", "DAMAGED")
 MAX_WHOLE_NUMBER = 2_147_483_647
 
 # Excel writes ids that it took for numbers as, for example, 1.23457E+09.
-SCIENTIFIC_NOTATION = re.compile(r"[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+")
+SCIENTIFIC_NOTATION = re.compile(r"[0-9]+(\.[0-9]+)?[eE][+\-]?[0-9]+")
+
+# A whole number with a ".0" tail, such as 20099.0: what a program writes for
+# an id column it read as decimal numbers, because one cell was blank.
+DECIMAL_TAIL = re.compile(r"[0-9]+\.0+")
 
 _WHOLE = r"[0-9]+(\.0+)?"
 
@@ -65,7 +69,7 @@ def _whole_number_checks(column: str, minimum: int) -> list[pa.Check]:
             error=f"{column} is blank; enter a whole number",
         ),
         pa.Check(
-            lambda s: ~_matches(s, r"-[0-9.]+"),
+            lambda s: ~_matches(s, r"-[0-9.]+([eE][+\-]?[0-9]+)?"),
             error=f"{column} is negative; enter a whole number of {minimum} or more",
         ),
         pa.Check(
@@ -110,6 +114,13 @@ SKU_ID_CHECKS = [
         ),
     ),
     pa.Check(
+        lambda s: ~s.str.fullmatch(DECIMAL_TAIL.pattern).fillna(False).astype(bool),
+        error=(
+            "skuId looks like an id that a program turned into a decimal number "
+            "(it ends in .0); export the column as text and check the id"
+        ),
+    ),
+    pa.Check(
         lambda s: _blank(s) | (s.str.strip() == s).fillna(True).astype(bool),
         error=(
             "skuId starts or ends with a space; remove the spaces if they are "
@@ -144,15 +155,15 @@ InventoryRowSchema = pa.DataFrameSchema(
 )
 
 
-def to_whole_number(text: str) -> int:
-    """Convert a value that passed the whole-number checks to an int."""
-    return int(text.strip().split(".")[0])
+def to_whole_numbers(values: pd.Series) -> pd.Series:
+    """Convert values that passed the whole-number checks to int64, such as ``3.0`` to 3."""
+    return values.str.strip().str.replace(r"\.0*$", "", regex=True).astype("int64")
 
 
-def to_inventory_type(text: str) -> str:
-    """Convert a value that passed the inventoryType checks to its API form.
+def to_inventory_types(values: pd.Series) -> pd.Series:
+    """Convert values that passed the inventoryType checks to their API form.
 
     Case and surrounding spaces are ignored (``" damaged"`` is ``DAMAGED``),
     because the two values cannot be confused once upper-cased.
     """
-    return text.strip().upper()
+    return values.str.strip().str.upper()

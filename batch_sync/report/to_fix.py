@@ -13,13 +13,13 @@ import io
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from batch_sync.report.files import atomic_open
 from batch_sync.report.lines import neutralise
 from batch_sync.table import SourceTable
-from batch_sync.xlsx_reader import open_workbook
 from schemas.report import TO_FIX_REASON_COLUMN
 
 
@@ -73,8 +73,11 @@ def _copy_cell(sheet: Any, cell: Any) -> WriteOnlyCell:
 
 def _write_xlsx(path: Path, source: SourceTable, rows_to_fix: dict[int, str]) -> None:
     output = Workbook(write_only=True)
+    # The loader has already read this workbook, so openpyxl can open it too.
     # data_only gives the value Excel saved for a formula cell, not the formula.
-    workbook = open_workbook(source.path, data_only=True)
+    # TODO: openpyxl reads every row up to the last one to fix, which takes
+    # seconds per 100,000 rows; the loader's own XML reader would be faster.
+    workbook = openpyxl.load_workbook(source.path, read_only=True, data_only=True, keep_links=False)
     try:
         sheet = workbook[source.sheet]
         target = output.create_sheet(source.sheet or "Stock")

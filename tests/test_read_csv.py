@@ -1,0 +1,214 @@
+"""The CSV reader on small files written as raw bytes in each test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from batch_sync.errors import InputError
+from batch_sync.load import load_table
+from batch_sync.validate import validate_table
+
+HEADER = "skuId,quantity,warehouseId,inventoryType"
+
+
+def write(tmp_path: Path, data: bytes, name: str = "stock.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_identifiers_stay_exact(tmp_path: Path) -> None:
+    rows = [
+        "000123",
+        "0614",
+        "1234567890123456789",
+        "NA",
+        "NULL",
+        "N/A",
+        "None",
+        "20099",
+    ]
+    body = "".join(f"{sku},1,1,AVAILABLE\r\n" for sku in rows)
+    path = write(tmp_path, f"{HEADER}\r\n{body}".encode())
+
+    validated = validate_table(load_table(path))
+
+    assert list(validated.valid["skuId"]) == rows
+
+
+def test_bom_header_recognised(tmp_path: Path) -> None:
+    path = write(tmp_path, f"\ufeff{HEADER}\nA-1,2,1,AVAILABLE\n".encode())
+
+    table = load_table(path)
+
+    assert table.encoding == "utf-8-sig"
+    assert list(table.frame.columns) == [
+        "skuId",
+        "quantity",
+        "warehouseId",
+        "inventoryType",
+    ]
+    assert list(table.frame["skuId"]) == ["A-1"]
+
+
+def test_cp1252_decoded_and_named(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, f"{HEADER},name\nCAFÉ-1,2,1,AVAILABLE,Café crème\n".encode("cp1252")
+    )
+
+    table = load_table(path)
+
+    assert table.encoding == "cp1252"
+    assert list(table.frame["skuId"]) == ["CAFÉ-1"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="an 8-bit file in another code page decodes as Windows-1252",
+)
+def test_cp1250_letters_kept(tmp_path: Path) -> None:
+    path = write(tmp_path, f"{HEADER}\nŘEČ-1,2,1,AVAILABLE\n".encode("cp1250"))
+
+    table = load_table(path)
+
+    assert list(table.frame["skuId"]) == ["ŘEČ-1"]
+
+
+def test_undecodable_bytes_rejected(tmp_path: Path) -> None:
+    # 0x81 is undefined in Windows-1252 and invalid as UTF-8.
+    path = write(tmp_path, f"{HEADER}\nA\x81B,2,1,AVAILABLE\n".encode("latin-1"))
+
+    with pytest.raises(InputError) as error:
+        load_table(path)
+
+    assert "neither UTF-8 nor Windows-1252" in str(error.value)
+    assert str(path) in str(error.value)
+
+
+def test_utf16_tab_text_read(tmp_path: Path) -> None:
+    text = "skuId\tquantity\twarehouseId\tinventoryType\r\nŽ-01\t4\t1\tDAMAGED\r\n"
+    path = write(tmp_path, b"\xff\xfe" + text.encode("utf-16-le"), "stock.txt")
+
+    table = load_table(path)
+
+    assert table.encoding == "utf-16"
+    assert table.delimiter == "\t"
+    assert list(table.frame["skuId"]) == ["Ž-01"]
+
+
+def test_semicolon_decimal_comma(tmp_path: Path) -> None:
+    data = "skuId;quantity;warehouseId;inventoryType\nA-1;3,0;1;AVAILABLE\nA-2;1.234,0;1;AVAILABLE\nA-3;3,5;1;AVAILABLE\n"
+    path = write(tmp_path, data.encode())
+
+    validated = validate_table(load_table(path))
+
+    assert validated.source.delimiter == ";"
+    assert validated.valid.loc[2, "quantity"] == 3
+    assert list(validated.valid.index) == [2]
+    assert (
+        validated.problems[3][0].reason
+        == "quantity is not a number; enter a whole number"
+    )
+    assert (
+        validated.problems[4][0].reason
+        == "quantity has a fraction; enter a whole number"
+    )
+
+
+@pytest.mark.parametrize("name", ["stock.tsv", "stock.txt"])
+def test_tab_separated_read(tmp_path: Path, name: str) -> None:
+    path = write(
+        tmp_path,
+        b"skuId\tquantity\twarehouseId\tinventoryType\nA,1\t5\t1\tAVAILABLE\n",
+        name,
+    )
+
+    table = load_table(path)
+
+    assert table.frame.loc[2].to_dict() == {
+        "skuId": "A,1",
+        "quantity": "5",
+        "warehouseId": "1",
+        "inventoryType": "AVAILABLE",
+    }
+
+
+def test_padded_header_names_match(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        b" SKU ID ,Quantity,warehouse_id,Inventory-Type,Colour\nA-1,1,1,AVAILABLE,red\n",
+    )
+
+    table = load_table(path)
+
+    assert list(table.frame["skuId"]) == ["A-1"]
+    assert table.ignored_columns == ["Colour"]
+
+
+def test_quoted_line_break_stays_aligned(tmp_path: Path) -> None:
+    data = f'{HEADER},note\nA-1,1,1,AVAILABLE,"two\r\nlines"\n"B\n2",2,1,DAMAGED,x\nC-3,3,1,AVAILABLE,y\n'
+    path = write(tmp_path, data.encode())
+
+    table = load_table(path)
+
+    assert list(table.frame["skuId"]) == ["A-1", "B\n2", "C-3"]
+    assert list(table.frame["quantity"]) == ["1", "2", "3"]
+    assert list(table.frame.index) == [2, 3, 4]
+
+
+def test_title_rows_and_blank_lines(tmp_path: Path) -> None:
+    data = f"Stock export 2026-12-04\n\n{HEADER}\nA-1,1,1,AVAILABLE\n\n,,,\nA-2,2,1,AVAILABLE\n"
+    path = write(tmp_path, data.encode())
+
+    table = load_table(path)
+
+    assert table.header_row == 3
+    assert list(table.frame.index) == [4, 7]
+    assert table.blank_rows == 2
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["A-1,1,1", "A-1,1,1,AVAILABLE,extra", "A,1,1,1,AVAILABLE"],
+    ids=["too-few", "too-many", "unquoted-comma"],
+)
+def test_misaligned_row_invalid(tmp_path: Path, line: str) -> None:
+    path = write(tmp_path, f"{HEADER}\n{line}\nB-2,2,1,AVAILABLE\n".encode())
+
+    validated = validate_table(load_table(path))
+
+    assert list(validated.valid["skuId"]) == ["B-2"]
+    (problem,) = validated.problems[2]
+    assert "values may sit under the wrong header" in problem.reason
+
+
+def test_empty_trailing_cells_allowed(tmp_path: Path) -> None:
+    path = write(tmp_path, f"{HEADER}\nA-1,1,1,AVAILABLE,,\n".encode())
+
+    validated = validate_table(load_table(path))
+
+    assert list(validated.valid["skuId"]) == ["A-1"]
+
+
+def test_unclosed_quote_rejected(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f'{HEADER}\nA-1,1,1,AVAILABLE\n"B-2,2,1,AVAILABLE\nC-3,3,1,AVAILABLE\n'.encode(),
+    )
+
+    with pytest.raises(InputError) as error:
+        load_table(path)
+
+    assert "not valid CSV" in str(error.value)
+
+
+def test_stray_quote_rejected(tmp_path: Path) -> None:
+    path = write(tmp_path, f'{HEADER}\n"A"1,1,1,AVAILABLE\n'.encode())
+
+    with pytest.raises(InputError) as error:
+        load_table(path)
+
+    assert "not valid CSV" in str(error.value)

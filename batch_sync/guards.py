@@ -81,3 +81,64 @@ def check_already_synced(previous_run: str | None) -> GuardFailure | None:
         "so this run would only load the API",
         "--allow-resync",
     )
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """Thresholds of the guards and the overrides given on the command line."""
+
+    max_file_age_hours: float = 36.0
+    min_row_ratio: float = 0.5
+    max_zero_share_increase: float = 0.3
+    refuse_resync: bool = True
+    allow_old_file: bool = False
+    allow_fewer_rows: bool = False
+    allow_zero_quantities: bool = False
+    allow_resync: bool = False
+
+
+# A to-fix file holds only the rows that failed, so comparing its size or its
+# zeros with a full export would refuse it for the wrong reason.
+TO_FIX_SUFFIX = "-to-fix"
+
+
+def first_failure(
+    settings: GuardSettings,
+    path: Path,
+    rows_read: int,
+    valid_rows: int,
+    zero_rows: int,
+    previous: PreviousRunFacts | None,
+    synced_by_run: str | None,
+    now: dt.datetime,
+) -> GuardFailure | None:
+    """Run every guard that is not overridden and return the first failure, if any."""
+    partial_file = path.stem.endswith(TO_FIX_SUFFIX)
+    checks = []
+    if not settings.allow_resync and settings.refuse_resync:
+        checks.append(lambda: check_already_synced(synced_by_run))
+    if not settings.allow_old_file:
+        checks.append(lambda: check_file_age(path, settings.max_file_age_hours, now))
+    if not settings.allow_fewer_rows and previous is not None and not partial_file:
+        checks.append(lambda: check_row_count(rows_read, previous.rows_read, settings.min_row_ratio))
+    if not settings.allow_zero_quantities and previous is not None and not partial_file and previous.valid_rows:
+        previous_share = previous.zero_rows / previous.valid_rows
+        checks.append(
+            lambda: check_zero_share(zero_rows, valid_rows, previous_share, settings.max_zero_share_increase)
+        )
+
+    for check in checks:
+        failure = check()
+        if failure is not None:
+            return failure
+    return None
+
+
+@dataclass(frozen=True)
+class PreviousRunFacts:
+    """The last completed run of the same source: rows read, valid rows and zero quantities."""
+
+    run_id: int
+    rows_read: int
+    valid_rows: int
+    zero_rows: int

@@ -7,6 +7,7 @@ stopped by the API still accounts for every row it read.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import datetime as dt
 import signal
 import time
@@ -20,6 +21,11 @@ import structlog
 
 from batch_sync.auth import DEFAULT_AUTH_URL, ClientCredentialsToken, StaticToken, TokenSource
 from batch_sync.client import ClientSettings, EcrossClient
+from batch_sync.errors import InputError
+from batch_sync.guards import GuardSettings, first_failure
+from batch_sync.history import RunHistory, source_key
+from batch_sync.housekeeping import remove_old_reports
+from batch_sync.lock import RunLock
 from batch_sync.journal import ConfirmedRow, Journal, JournalEntry, RowKey, content_hash
 from batch_sync.listing import InventoryLister
 from batch_sync.load import DEFAULT_MAX_FILE_MB, load_table
@@ -39,6 +45,8 @@ EXIT_OK = 0
 EXIT_ROWS_NOT_SYNCED = 1
 EXIT_UNUSABLE_INPUT = 2
 EXIT_API_STOPPED = 3
+# EX_TEMPFAIL of sysexits.h: another run holds the lock, try again later.
+EXIT_LOCKED = 75
 EXIT_INTERRUPTED = 130
 
 
@@ -68,6 +76,10 @@ class SyncOptions:
     restart: bool = False
     mapping: Path | None = None
     max_file_mb: float = DEFAULT_MAX_FILE_MB
+    guards: GuardSettings = field(default_factory=GuardSettings)
+    # Days to keep report files and per-row journal outcomes; 0 keeps all.
+    report_retention_days: float = 0.0
+    journal_retention_days: float = 0.0
 
     def __repr__(self) -> str:
         return (
@@ -215,6 +227,7 @@ def upload_summary(
     limiter = uploader.limiter if uploader is not None else None
     requests = limiter.requests if limiter is not None else 0
     return {
+        "logRunId": structlog.contextvars.get_contextvars().get("run_id"),
         "runId": journal.run_id if journal is not None else None,
         "resumedFromRun": journal.resumed_from if journal is not None else None,
         "rowsConfirmedEarlier": confirmed,
@@ -238,19 +251,79 @@ def exit_status_for(counts: Counter[str], uploader: Uploader | None, dry_run: bo
 
 
 def run_sync(options: SyncOptions) -> SyncResult:
-    """Sync one file and write its report; raise InputError if the file is unusable."""
+    """Sync one file and write its report; raise InputError if the file is unusable.
+
+    A run that sends holds the state directory's lock from start to end, so
+    a second run with the same state directory raises RunLocked at once.
+    """
+    if options.dry_run or options.state_dir is None:
+        return _run_sync(options)
+    with RunLock(options.state_dir):
+        return _run_sync(options)
+
+
+def _check_guards(options: SyncOptions, table: ValidatedTable, digest: str, now: dt.datetime) -> None:
+    """Raise InputError if a guard refuses the file; in a dry run, only log it."""
+    if options.state_dir is None:
+        return
+    valid_rows = len(table.valid)
+    zero_rows = int((table.valid[QUANTITY] == 0).sum())
+    with RunHistory(options.state_dir) as history:
+        previous = history.last_completed_run(source_key(options.path))
+        synced_by = None if options.restart else history.completed_run_with_content(digest)
+    failure = first_failure(
+        options.guards,
+        options.path,
+        table.row_count,
+        valid_rows,
+        zero_rows,
+        previous,
+        None if synced_by is None else str(synced_by),
+        now,
+    )
+    if failure is None:
+        return
+    if options.dry_run:
+        log.warning("guard.would_refuse", reason=failure.reason, override=failure.override)
+        return
+    log.error("guard.refused", reason=failure.reason, override=failure.override)
+    raise InputError(failure.message(options.path))
+
+
+def _record_history(options: SyncOptions, table: ValidatedTable, journal: Journal, summary: dict[str, Any]) -> None:
+    """Store the run's details for later guards and ``history``, then compact old data."""
+    assert options.state_dir is not None
+    now = dt.datetime.now(dt.timezone.utc)
+    with RunHistory(options.state_dir) as history:
+        history.record_details(
+            journal.run_id,
+            source_key(options.path),
+            len(table.valid),
+            int((table.valid[QUANTITY] == 0).sum()),
+            summary,
+        )
+        history.compact(options.journal_retention_days, now)
+
+
+def _run_sync(options: SyncOptions) -> SyncResult:
     started = dt.datetime.now(dt.timezone.utc)
+    # Bound to every log line of this run; the journal's run number joins it once known.
+    log_run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    structlog.contextvars.bind_contextvars(run_id=log_run_id)
     log.info("sync.started", path=str(options.path), base_url=options.base_url, dry_run=options.dry_run)
 
     table = validate_table(
         load_table(options.path, options.sheet, options.mapping, options.max_file_mb)
     )
+    digest = content_hash(options.path)
+    _check_guards(options, table, digest, started)
 
     journal: Journal | None = None
     confirmed: dict[RowKey, ConfirmedRow] = {}
     if options.state_dir is not None and not options.dry_run:
-        journal = Journal.open(options.state_dir, options.path, content_hash(options.path), restart=options.restart)
+        journal = Journal.open(options.state_dir, options.path, digest, restart=options.restart)
         confirmed = journal.confirmed_rows()
+        structlog.contextvars.bind_contextvars(journal_run=journal.run_id)
         if journal.resumed_from is not None:
             log.info("sync.resumed", run_id=journal.run_id, resumed_from=journal.resumed_from, rows_confirmed=len(confirmed))
 
@@ -317,6 +390,8 @@ def run_sync(options: SyncOptions) -> SyncResult:
         if journal is not None:
             journal.finish(exit_status, summary)
             journal.close()
+            _record_history(options, table, journal, summary)
+        remove_old_reports(options.report_dir, options.report_retention_days, dt.datetime.now(dt.timezone.utc))
 
     log.info(
         "sync.finished",

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -105,6 +106,10 @@ class CliResult:
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300, cwd: Path | None = None) -> CliResult:
     """Run ``python -m batch_sync ARGS`` in a subprocess and capture its output."""
     full_env = {key: value for key, value in os.environ.items() if not key.startswith("ECROSS_")}
+    # Module-scoped fixtures run outside the autouse state_dir fixture; they get
+    # a state directory of their own, never the home directory's.
+    if "BATCH_SYNC_STATE_DIR" not in full_env:
+        full_env["BATCH_SYNC_STATE_DIR"] = tempfile.mkdtemp(prefix="batch-sync-state-")
     full_env.update(env or {})
     completed = subprocess.run(
         [sys.executable, "-m", "batch_sync", *args],

@@ -181,7 +181,7 @@ class Journal:
                     """,
                     (run_id, previous, SYNCED),
                 )
-        log.info("journal.opened", path=str(state_dir / JOURNAL_FILE), run_id=run_id, resumed_from=previous)
+        log.info("journal.opened", path=str(state_dir / JOURNAL_FILE), journal_run=run_id, resumed_from=previous)
         return cls(connection, run_id, previous)
 
     def confirmed_rows(self) -> dict[RowKey, ConfirmedRow]:

@@ -18,6 +18,8 @@ from typing import IO, Any
 
 import structlog
 
+from batch_sync.progress import BarSafeStream
+
 _REDACTED = "***"
 
 # Events that can happen once per row. After this many of one kind in a run,
@@ -112,6 +114,9 @@ def configure_logging(
 ) -> None:
     """Configure structlog for this process; see the module docstring."""
     stream = stream or sys.stderr
+    if stream.isatty():
+        # Log lines then print above a progress bar instead of through it.
+        stream = BarSafeStream(stream)
     json_lines = log_format == "json" or (log_format == "auto" and not stream.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer(default=str)

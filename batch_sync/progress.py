@@ -8,6 +8,7 @@ which keeps the bar below them instead of breaking it.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from typing import IO, Any
 
@@ -30,8 +31,8 @@ class Progress:
             total=total,
             desc=description,
             unit=unit,
-            unit_scale=True,
-            dynamic_ncols=True,
+            # A terminal that reports no size (0 columns) gets 80 columns.
+            ncols=shutil.get_terminal_size(fallback=(80, 24)).columns or 80,
             mininterval=0.5,
             disable=not enabled,
             file=sys.stderr,

@@ -26,6 +26,7 @@ from batch_sync.guards import GuardSettings, first_failure
 from batch_sync.history import RunHistory, source_key
 from batch_sync.housekeeping import remove_old_reports
 from batch_sync.lock import RunLock
+from batch_sync.progress import Progress
 from batch_sync.journal import ConfirmedRow, Journal, JournalEntry, RowKey, content_hash
 from batch_sync.listing import InventoryLister
 from batch_sync.load import DEFAULT_MAX_FILE_MB, load_table
@@ -164,8 +165,11 @@ async def _upload_and_verify(
 ) -> None:
     settings = ClientSettings(base_url=options.base_url, concurrency=options.concurrency)
 
+    progress = Progress(len(table.valid) - len(confirmed), "sending")
+
     def record(outcome: RowOutcome) -> None:
         outcomes[outcome.row] = outcome
+        progress.advance(failed=outcome.status != SYNCED)
         if journal is not None and outcome.body is not None:
             journal.record(
                 JournalEntry(
@@ -204,6 +208,7 @@ async def _upload_and_verify(
             _, bearer = await tokens.bearer()
             state.verification = await asyncio.to_thread(_verify, options, table, outcomes, started, bearer)
     finally:
+        progress.close()
         await tokens.aclose()
 
 
@@ -325,7 +330,7 @@ def _run_sync(options: SyncOptions) -> SyncResult:
         confirmed = journal.confirmed_rows()
         structlog.contextvars.bind_contextvars(journal_run=journal.run_id)
         if journal.resumed_from is not None:
-            log.info("sync.resumed", run_id=journal.run_id, resumed_from=journal.resumed_from, rows_confirmed=len(confirmed))
+            log.info("sync.resumed", resumed_from=journal.resumed_from, rows_confirmed=len(confirmed))
 
     outcomes: dict[int, RowOutcome] = confirmed_outcomes(table, confirmed)
     state = UploadState()

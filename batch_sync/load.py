@@ -11,6 +11,7 @@ from batch_sync.errors import InputError
 from batch_sync.mapping import apply_mapping, read_mapping
 from batch_sync.table import DEFAULT_HEADER_SPEC, SourceTable
 from batch_sync.xlsx_reader import read_xlsx
+from schemas.report import TO_FIX_REASON_COLUMN
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +61,23 @@ def check_file(path: Path, max_file_mb: float) -> str:
     return suffix
 
 
+# The apostrophe that the report writer puts before text a spreadsheet would
+# run as a formula (see batch_sync.report.lines.neutralise).
+_FORMULA_GUARD = r"^'(?=[=+\-@\t\r])"
+
+
+def remove_formula_guards(table: SourceTable) -> None:
+    """Remove the apostrophes that the to-fix CSV writer added, so values are sent as exported.
+
+    Only files with the to-fix reason column are changed, because only the
+    report writer adds such an apostrophe. NOTE: a value that began with an
+    apostrophe and a formula character in the original export also loses the
+    apostrophe when its to-fix file is synced.
+    """
+    for column in table.frame.columns:
+        table.frame[column] = table.frame[column].str.replace(_FORMULA_GUARD, "", regex=True)
+
+
 def load_table(
     path: Path,
     sheet: str | None = None,
@@ -93,6 +111,8 @@ def load_table(
 
     if mapping is not None:
         table = apply_mapping(table, mapping)
+    if suffix not in XLSX_SUFFIXES and TO_FIX_REASON_COLUMN in table.ignored_columns:
+        remove_formula_guards(table)
 
     if table.ignored_columns:
         log.info("load.ignored_columns", path=str(path), columns=table.ignored_columns)

@@ -158,3 +158,45 @@ def test_to_fix_skipped_when_input_gone(tmp_path: Path) -> None:
     assert summary["invalid"] == 1
     assert paths.results_xlsx.exists()
     assert not list((tmp_path / "reports").glob("*to-fix*"))
+
+
+def test_xlsx_to_fix_keeps_formula_like_sku(sandbox: Sandbox, tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Stock"
+    sheet.append(["skuId", "quantity", "warehouseId", "inventoryType"])
+    for sku_id in ("-LEFT-1", "=SUM(A1)"):
+        sheet.append([sku_id, -1, 1, "AVAILABLE"])
+    for cell in sheet["A"][1:]:
+        cell.data_type = "s"
+    path = tmp_path / "stock.xlsx"
+    workbook.save(path)
+    code, summary = sync(path, sandbox, tmp_path / "first")
+    to_fix = Path(summary["reports"]["toFix"])
+
+    cells = openpyxl.load_workbook(to_fix)["Stock"]["A"][1:]
+
+    assert code == 1
+    assert [cell.value for cell in cells] == ["-LEFT-1", "=SUM(A1)"]
+    assert all(cell.data_type == "s" for cell in cells)
+    assert all(cell.quotePrefix for cell in cells)
+
+
+def test_csv_to_fix_guard_removed_on_resync(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = tmp_path / "stock.csv"
+    path.write_text("skuId,quantity,warehouseId,inventoryType\n-LEFT-1,-1,1,AVAILABLE\n@HOME,-1,1,AVAILABLE\n")
+    code, summary = sync(path, sandbox, tmp_path / "first")
+    to_fix = Path(summary["reports"]["toFix"])
+    with to_fix.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert [row[0] for row in rows[1:]] == ["'-LEFT-1", "'@HOME"]
+    for row in rows[1:]:
+        row[1] = "5"
+    with to_fix.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+
+    second, _ = sync(to_fix, sandbox, tmp_path / "second")
+
+    assert code == 1
+    assert second == 0
+    assert sorted(entry["body"]["skuId"] for entry in sandbox.received()) == ["-LEFT-1", "@HOME"]

@@ -61,10 +61,14 @@ def _write_csv(path: Path, source: SourceTable, rows_to_fix: dict[int, str]) -> 
 
 
 def _copy_cell(sheet: Any, cell: Any) -> WriteOnlyCell:
-    copy = WriteOnlyCell(sheet, value=neutralise(getattr(cell, "value", None)))
-    if isinstance(copy.value, str):
-        # openpyxl would store text that starts with = as a formula.
+    value = getattr(cell, "value", None)
+    copy = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str):
+        # A text cell with the quote-prefix style is shown as text and never
+        # run as a formula, and it keeps the exact value for the re-run, which
+        # a leading apostrophe in the value would change.
         copy.data_type = "s"
+        copy.quotePrefix = value != neutralise(value)
     number_format = getattr(cell, "number_format", None)
     if number_format and copy.value is not None:
         copy.number_format = number_format

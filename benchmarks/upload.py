@@ -35,7 +35,9 @@ def _bodies(rows: int):
 
 
 async def _run_ours(url: str, rows: int, concurrency: int) -> tuple[int, float]:
+    from batch_sync.auth import StaticToken
     from batch_sync.client import ClientSettings, EcrossClient
+    from batch_sync.ratelimit import AdaptiveRateLimiter
     from batch_sync.upload import PendingRow, Uploader
 
     synced = 0
@@ -45,9 +47,11 @@ async def _run_ours(url: str, rows: int, concurrency: int) -> tuple[int, float]:
         if outcome.status == "synced":
             synced += 1
 
-    settings = ClientSettings(base_url=url, token="benchmark-token", concurrency=concurrency)
+    settings = ClientSettings(base_url=url, concurrency=concurrency)
     async with EcrossClient(settings) as client:
-        uploader = Uploader(client, concurrency, count)
+        uploader = Uploader(
+            client, StaticToken("benchmark-token"), concurrency, count, limiter=AdaptiveRateLimiter(None)
+        )
         pending = (PendingRow(index, body) for index, body in enumerate(_bodies(rows)))
         started = time.perf_counter()
         await uploader.run(pending)

@@ -225,6 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory for the report files (default: ./reports)",
     )
     sync.add_argument("--dry-run", action="store_true", help="validate and write the report; send nothing")
+    sync.add_argument(
+        "--changed-only",
+        action="store_true",
+        help=(
+            "read e-CROSS's current records first and send only the rows whose quantity "
+            "differs or that e-CROSS lacks; with --dry-run, list those rows without sending"
+        ),
+    )
     check = sync.add_mutually_exclusive_group()
     check.add_argument(
         "--verify",
@@ -304,6 +312,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines.append(_summary_row("rows read", summary["rowsRead"]))
     for label, key in (
         ("synced", "synced"),
+        ("unchanged", "unchanged"),
         ("invalid", "invalid"),
         ("failed", "failed"),
         ("not sent", "notSent"),
@@ -325,6 +334,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(_summary_row("missing in e-CROSS", verify["missingInEcross"], indent=4))
         if verify["mode"] == "all":
             lines.append(_summary_row("not in the file", verify["notInFile"], indent=4))
+
+    changed_only = summary.get("changedOnly")
+    if changed_only:
+        lines.append(_summary_row("e-CROSS records compared", changed_only["recordsRead"]))
+        if changed_only.get("error"):
+            lines.append(f"  reading e-CROSS's records failed, so every row was sent: {changed_only['error']}")
 
     lines.append(_summary_row("time taken", f"{summary['durationSeconds']:.1f} s"))
     if summary.get("resumedFromRun") is not None:
@@ -355,11 +370,12 @@ def _sync(args: argparse.Namespace) -> int:
     client_secret = os.environ.get(CLIENT_SECRET_ENV, "").strip() or None
     REDACTOR.add(token)
     REDACTOR.add(client_secret)
-    if token is None and not (client_id and client_secret) and not args.dry_run:
+    needs_api = args.changed_only or not args.dry_run
+    if token is None and not (client_id and client_secret) and needs_api:
         raise InputError(
             f"{TOKEN_ENV} is not set; export the e-CROSS bearer token in "
             f"{TOKEN_ENV}, or {CLIENT_ID_ENV} and {CLIENT_SECRET_ENV} "
-            "(or use --dry-run to only validate the file)"
+            "(or use --dry-run without --changed-only to only validate the file)"
         )
     if args.verify and args.dry_run:
         raise InputError(
@@ -375,6 +391,7 @@ def _sync(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         sheet=args.sheet,
         dry_run=args.dry_run,
+        changed_only=args.changed_only,
         verify=args.verify,
         client_id=client_id,
         client_secret=client_secret,

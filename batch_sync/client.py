@@ -104,6 +104,9 @@ class EcrossClient:
     def __init__(self, settings: ClientSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._transport = transport or default_transport(settings)
         self._url = httpx.URL(settings.base_url.rstrip("/") + INVENTORIES_PATH)
+        # Headers of the last token used; the token changes only on renewal.
+        self._headers = httpx.Headers()
+        self._headers_token = ""
         self._timeout = {
             "connect": settings.connect_timeout,
             "read": settings.read_timeout,
@@ -131,11 +134,14 @@ class EcrossClient:
         record: 400 with the API's message, 403 for a warehouse the merchant
         may not update, 404 for an unknown warehouse.
         """
+        if token != self._headers_token:
+            self._headers = httpx.Headers({"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            self._headers_token = token
         request = httpx.Request(
             "POST",
             self._url,
             content=orjson.dumps(body),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            headers=self._headers,
             extensions={"timeout": self._timeout},
         )
         response = await self._send(request)

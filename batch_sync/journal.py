@@ -9,8 +9,9 @@ again.
 
 Outcomes are written in batches, one transaction per ``FLUSH_ROWS`` rows or
 ``FLUSH_SECONDS`` seconds, because a commit per row would cap the upload
-rate. A writer thread commits the batches that ``record`` collects, so the
-upload's event loop never waits for the disk. A killed process loses at
+rate. A writer thread commits the batches that ``record`` collects, so
+``record``, which runs on the upload's event loop, does not wait for a
+commit. A killed process loses at
 most the batches not yet committed: those rows are sent again by the next
 run, which is harmless because the POST sets an absolute quantity. WAL mode with ``synchronous=NORMAL`` survives a killed
 process without losing commits; a power loss may lose the last commits,

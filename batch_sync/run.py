@@ -200,8 +200,10 @@ async def _upload_and_verify(
             state.uploader = uploader
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, uploader.request_stop, f"interrupted by {signal.Signals(signum).name}")
+            upload_started = time.monotonic()
             try:
                 await uploader.run(pending_rows(table, skip))
+                log.info("upload.finished", rows=rows_to_send, seconds=round(time.monotonic() - upload_started, 3))
             finally:
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(signum)

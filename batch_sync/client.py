@@ -184,5 +184,9 @@ class EcrossClient:
             raise TransientError(f"timed out: {type(error).__name__}") from error
         except httpx.TransportError as error:
             raise TransientError(f"connection failed: {error or type(error).__name__}") from error
+        except httpx.DecodingError as error:
+            # A body that does not match its Content-Encoding, for example a
+            # broken gzip stream; a retry may get an intact one.
+            raise TransientError(f"the response body could not be decoded: {error}") from error
         return response
 

@@ -7,7 +7,7 @@ DEMO_PORT ?= 8765
 DEMO_TOKEN := demo-token-not-secret
 DEMO_FILE ?= sample_files/stock-export.xlsx
 
-.PHONY: install demo test clean
+.PHONY: install demo test bench clean
 
 install: $(STAMP)
 
@@ -38,6 +38,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Measure the upload against its bounds and references; the results table goes
+# to stdout, and docs/benchmarks.md records a run. Generated files go to bench-data/.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) reports demo-*.log .pytest_cache

@@ -2,6 +2,12 @@
 
 Everything downstream sees an InventoryRecord or one of the kinds in
 ``batch_sync.errors``; nothing else imports httpx exceptions.
+
+Requests go straight to an httpx transport, by default httpx-aiohttp's
+AiohttpTransport, without httpx.AsyncClient. The client's pool serialises
+under many concurrent requests (about 0.1 of the C / L bound at 64 workers),
+and its per-request work (URL merging, cookies, auth flow, event hooks) is
+work this client does not need. docs/benchmarks.md has the measurements.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ import email.utils
 from dataclasses import dataclass
 
 import httpx
+import orjson
 
+from batch_sync.transport import AiohttpTransport
 from batch_sync.errors import CredentialsRejected, RowRejected, TransientError
 from schemas.api import INVENTORIES_PATH, InventoryRecord, InventoryRequest, parse_inventory_record
 from schemas.report import MAX_ERROR_EXCERPT
@@ -62,8 +70,8 @@ def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> fl
 def api_message(response: httpx.Response) -> str:
     """Return the ``error`` or ``message`` of a JSON error body, else the body's start."""
     try:
-        document = response.json()
-    except ValueError:
+        document = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         return excerpt(response.text)
     if isinstance(document, dict):
         for key in ("error", "message"):
@@ -79,23 +87,32 @@ def _is_warehouse_refusal(response: httpx.Response) -> bool:
     return "warehouse" in response.text.lower()
 
 
+def default_transport(settings: ClientSettings) -> httpx.AsyncBaseTransport:
+    """Build the aiohttp-based transport with one pooled connection per worker."""
+    return AiohttpTransport(max_connections=settings.concurrency)
+
+
 class EcrossClient:
-    """Send inventory updates over one pooled httpx.AsyncClient."""
+    """Send inventory updates through one pooled httpx transport.
+
+    The connect and read timeouts travel with each request as httpx's
+    ``timeout`` request extension, which httpx's own transports and
+    ``batch_sync.transport`` enforce. Waiting for a free connection has no
+    timeout because the pool has one connection per worker.
+    """
 
     def __init__(self, settings: ClientSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=settings.base_url.rstrip("/"),
-            timeout=httpx.Timeout(
-                settings.read_timeout,
-                connect=settings.connect_timeout,
-                pool=None,
-            ),
-            limits=httpx.Limits(
-                max_connections=settings.concurrency,
-                max_keepalive_connections=settings.concurrency,
-            ),
-            transport=transport,
-        )
+        self._transport = transport or default_transport(settings)
+        self._url = httpx.URL(settings.base_url.rstrip("/") + INVENTORIES_PATH)
+        # Headers of the last token used; the token changes only on renewal.
+        self._headers = httpx.Headers()
+        self._headers_token = ""
+        self._timeout = {
+            "connect": settings.connect_timeout,
+            "read": settings.read_timeout,
+            "write": settings.read_timeout,
+            "pool": None,
+        }
 
     async def __aenter__(self) -> EcrossClient:
         return self
@@ -104,7 +121,7 @@ class EcrossClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._transport.aclose()
 
     async def post_inventory(
         self, body: InventoryRequest, token: str, generation: int = 0
@@ -117,13 +134,17 @@ class EcrossClient:
         record: 400 with the API's message, 403 for a warehouse the merchant
         may not update, 404 for an unknown warehouse.
         """
-        headers = {"Authorization": f"Bearer {token}"}
-        try:
-            response = await self._http.post(INVENTORIES_PATH, json=body, headers=headers)
-        except httpx.TimeoutException as error:
-            raise TransientError(f"timed out: {type(error).__name__}") from error
-        except httpx.TransportError as error:
-            raise TransientError(f"connection failed: {error or type(error).__name__}") from error
+        if token != self._headers_token:
+            self._headers = httpx.Headers({"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            self._headers_token = token
+        request = httpx.Request(
+            "POST",
+            self._url,
+            content=orjson.dumps(body),
+            headers=self._headers,
+            extensions={"timeout": self._timeout},
+        )
+        response = await self._send(request)
 
         status = response.status_code
         if status == 401 or (status == 403 and not _is_warehouse_refusal(response)):
@@ -142,10 +163,30 @@ class EcrossClient:
             raise RowRejected(f"HTTP {status}: {api_message(response)}", http_status=status)
 
         try:
-            record = parse_inventory_record(response.json())
+            record = parse_inventory_record(orjson.loads(response.content))
         except ValueError as error:
+            # orjson.JSONDecodeError is a ValueError too.
             raise RowRejected(
                 f"HTTP {status} with an unexpected body ({error}): {excerpt(response.text)}",
                 http_status=status,
             ) from error
         return status, record
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and read the whole body, releasing the connection either way."""
+        try:
+            response = await self._transport.handle_async_request(request)
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as error:
+            raise TransientError(f"timed out: {type(error).__name__}") from error
+        except httpx.TransportError as error:
+            raise TransientError(f"connection failed: {error or type(error).__name__}") from error
+        except httpx.DecodingError as error:
+            # A body that does not match its Content-Encoding, for example a
+            # broken gzip stream; a retry may get an intact one.
+            raise TransientError(f"the response body could not be decoded: {error}") from error
+        return response
+

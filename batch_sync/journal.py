@@ -9,9 +9,11 @@ again.
 
 Outcomes are written in batches, one transaction per ``FLUSH_ROWS`` rows or
 ``FLUSH_SECONDS`` seconds, because a commit per row would cap the upload
-rate. A killed process loses at most the unflushed batch: those rows are
-sent again by the next run, which is harmless because the POST sets an
-absolute quantity. WAL mode with ``synchronous=NORMAL`` survives a killed
+rate. A writer thread commits the batches that ``record`` collects, so
+``record``, which runs on the upload's event loop, does not wait for a
+commit. A killed process loses at
+most the batches not yet committed: those rows are sent again by the next
+run, which is harmless because the POST sets an absolute quantity. WAL mode with ``synchronous=NORMAL`` survives a killed
 process without losing commits; a power loss may lose the last commits,
 with the same consequence.
 
@@ -34,10 +36,12 @@ import os
 import sqlite3
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import structlog
 
 from batch_sync.errors import InputError
@@ -143,6 +147,10 @@ class Journal:
         self.resumed_from = resumed_from
         self._batch: list[tuple[Any, ...]] = []
         self._last_flush = time.monotonic()
+        # One thread, so batches are committed in order. The connection is
+        # used by one thread at a time: flush, finish and close wait for it.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-writer")
+        self._writing: Future[None] | None = None
 
     @classmethod
     def open(cls, state_dir: Path, input_path: Path, digest: str, *, restart: bool) -> Journal:
@@ -152,7 +160,7 @@ class Journal:
         """
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(state_dir / JOURNAL_FILE, isolation_level=None)
+            connection = sqlite3.connect(state_dir / JOURNAL_FILE, isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA busy_timeout=10000")
@@ -201,8 +209,11 @@ class Journal:
         return confirmed
 
     def record(self, entry: JournalEntry) -> None:
-        """Queue one outcome and write the batch if it is full or old enough."""
-        record_json = None if entry.record is None else json.dumps(record_to_json(entry.record))
+        """Queue one outcome and hand the batch to the writer thread if it is full or old enough.
+
+        Raises the error of an earlier batch that the writer failed to commit.
+        """
+        record_json = None if entry.record is None else orjson.dumps(record_to_json(entry.record)).decode()
         returned_id = None if entry.record is None else entry.record.id
         self._batch.append(
             (
@@ -211,18 +222,38 @@ class Journal:
             )
         )
         if len(self._batch) >= FLUSH_ROWS or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
-            self.flush()
+            self._flush_in_background()
+
+    def _flush_in_background(self) -> None:
+        if self._writing is not None:
+            if not self._writing.done():
+                # The batch keeps growing until the writer is free.
+                return
+            self._writing.result()
+        batch, self._batch = self._batch, []
+        self._writing = self._writer.submit(self._write, batch)
+        self._last_flush = time.monotonic()
 
     def flush(self) -> None:
-        """Write the queued outcomes in one transaction."""
-        if self._batch:
+        """Write every queued outcome, waiting for the writer thread first."""
+        self._wait_for_writer()
+        self._write(self._batch)
+        self._batch = []
+        self._last_flush = time.monotonic()
+
+    def _wait_for_writer(self) -> None:
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            writing.result()
+
+    def _write(self, batch: list[tuple[Any, ...]]) -> None:
+        """Write ``batch`` in one transaction."""
+        if batch:
             with _transaction(self._db):
                 self._db.executemany(
                     "INSERT OR REPLACE INTO row_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    self._batch,
+                    batch,
                 )
-            self._batch.clear()
-        self._last_flush = time.monotonic()
 
     def finish(self, exit_status: int, counts: Mapping[str, int]) -> None:
         """Write the remaining outcomes and the run's exit status and counts."""
@@ -242,7 +273,12 @@ class Journal:
             )
 
     def close(self) -> None:
-        self._db.close()
+        """Close the database; outcomes still queued are dropped, as in a killed process."""
+        try:
+            self._wait_for_writer()
+        finally:
+            self._writer.shutdown()
+            self._db.close()
 
 
 def _unfinished_run(connection: sqlite3.Connection, digest: str) -> int | None:

@@ -12,7 +12,7 @@ import datetime as dt
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,9 @@ from typing import Any
 import structlog
 
 from batch_sync.auth import DEFAULT_AUTH_URL, ClientCredentialsToken, StaticToken, TokenSource
+from batch_sync.changes import LISTING_PAGE_SIZE, ChangeScan, scan_changes
 from batch_sync.client import ClientSettings, EcrossClient
-from batch_sync.errors import InputError
+from batch_sync.errors import InputError, RunAborted, TransientError
 from batch_sync.guards import GuardSettings, first_failure
 from batch_sync.history import RunHistory, source_key
 from batch_sync.housekeeping import remove_old_reports
@@ -81,11 +82,14 @@ class SyncOptions:
     # Days to keep report files and per-row journal outcomes; 0 keeps all.
     report_retention_days: float = 0.0
     journal_retention_days: float = 0.0
+    # Send only the rows whose quantity differs from e-CROSS's records.
+    changed_only: bool = False
 
     def __repr__(self) -> str:
         return (
             f"SyncOptions(path={str(self.path)!r}, base_url={self.base_url!r}, "
             f"concurrency={self.concurrency}, dry_run={self.dry_run}, "
+            f"changed_only={self.changed_only}, "
             f"state_dir={str(self.state_dir)!r}, token='***', client_secret='***')"
         )
 
@@ -102,11 +106,8 @@ def row_key(body: Any) -> RowKey:
     return (body["skuId"], body["warehouseId"], body["inventoryType"])
 
 
-def pending_rows(
-    table: ValidatedTable, confirmed: dict[RowKey, ConfirmedRow] | None = None
-) -> Iterator[PendingRow]:
-    """Yield the API request of every valid row in sheet order, leaving out confirmed rows."""
-    confirmed = confirmed or {}
+def pending_rows(table: ValidatedTable, skip: Container[RowKey] = ()) -> Iterator[PendingRow]:
+    """Yield the API request of every valid row in sheet order, leaving out the keys in ``skip``."""
     valid = table.valid
     for row, sku_id, quantity, warehouse_id, inventory_type in zip(
         valid.index,
@@ -116,7 +117,7 @@ def pending_rows(
         valid[INVENTORY_TYPE],
     ):
         body = inventory_request(str(sku_id), int(quantity), int(warehouse_id), str(inventory_type))
-        if row_key(body) not in confirmed:
+        if row_key(body) not in skip:
             yield PendingRow(int(row), body)
 
 
@@ -152,6 +153,7 @@ class UploadState:
 
     uploader: Uploader | None = None
     verification: VerifyResult | None = None
+    changes: ChangeScan | None = None
 
 
 async def _upload_and_verify(
@@ -164,6 +166,7 @@ async def _upload_and_verify(
     state: UploadState,
 ) -> None:
     settings = ClientSettings(base_url=options.base_url, concurrency=options.concurrency)
+    skip: set[RowKey] = set(confirmed)
 
     progress = Progress(len(table.valid) - len(confirmed), "sending")
 
@@ -186,6 +189,20 @@ async def _upload_and_verify(
     loop = asyncio.get_running_loop()
     tokens = _token_source(options)
     try:
+        if options.changed_only:
+            state.changes = await _scan_changes(options, table, skip, tokens)
+            outcomes.update(state.changes.unchanged)
+            skip |= state.changes.unchanged_keys
+        rows_to_send = len(table.valid) - len(skip)
+        if options.dry_run or rows_to_send == 0:
+            return
+
+        log.info(
+            "upload.started",
+            rows=rows_to_send,
+            concurrency=options.concurrency,
+            rate_limit=options.rate_limit,
+        )
         async with EcrossClient(settings) as client:
             uploader = Uploader(
                 client,
@@ -198,8 +215,10 @@ async def _upload_and_verify(
             state.uploader = uploader
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, uploader.request_stop, f"interrupted by {signal.Signals(signum).name}")
+            upload_started = time.monotonic()
             try:
-                await uploader.run(pending_rows(table, confirmed))
+                await uploader.run(pending_rows(table, skip))
+                log.info("upload.finished", rows=rows_to_send, seconds=round(time.monotonic() - upload_started, 3))
             finally:
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(signum)
@@ -210,6 +229,24 @@ async def _upload_and_verify(
     finally:
         progress.close()
         await tokens.aclose()
+
+
+async def _scan_changes(
+    options: SyncOptions, table: ValidatedTable, skip: set[RowKey], tokens: TokenSource
+) -> ChangeScan:
+    """Compare the rows not yet sent with e-CROSS's records; a failure means every row is sent."""
+    try:
+        _, bearer = await tokens.bearer()
+    except (RunAborted, TransientError) as error:
+        log.error("changes.token_failed", error=str(error))
+        return ChangeScan(error=str(error))
+
+    def scan() -> ChangeScan:
+        settings = ClientSettings(base_url=options.base_url, concurrency=1)
+        with InventoryLister(settings, bearer, page_size=LISTING_PAGE_SIZE) as lister:
+            return scan_changes(lister, pending_rows(table, skip))
+
+    return await asyncio.to_thread(scan)
 
 
 def _verify(
@@ -226,13 +263,26 @@ def _verify(
 
 
 def upload_summary(
-    options: SyncOptions, uploader: Uploader | None, journal: Journal | None, confirmed: int, seconds: float
+    options: SyncOptions,
+    uploader: Uploader | None,
+    journal: Journal | None,
+    confirmed: int,
+    seconds: float,
+    changes: ChangeScan | None = None,
 ) -> dict[str, Any]:
-    """Return the summary keys about sending: request rate, 429s, journal run and resume."""
+    """Return the summary keys about sending: request rate, 429s, journal run, resume, changed-only listing."""
     limiter = uploader.limiter if uploader is not None else None
     requests = limiter.requests if limiter is not None else 0
+    changed_only = None
+    if changes is not None:
+        changed_only = {
+            "recordsRead": changes.records_read,
+            "pages": changes.pages,
+            "error": changes.error or None,
+        }
     return {
         "logRunId": structlog.contextvars.get_contextvars().get("run_id"),
+        "changedOnly": changed_only,
         "runId": journal.run_id if journal is not None else None,
         "resumedFromRun": journal.resumed_from if journal is not None else None,
         "rowsConfirmedEarlier": confirmed,
@@ -275,7 +325,9 @@ def _check_guards(options: SyncOptions, table: ValidatedTable, digest: str, now:
     zero_rows = int((table.valid[QUANTITY] == 0).sum())
     with RunHistory(options.state_dir) as history:
         previous = history.last_completed_run(source_key(options.path))
-        synced_by = None if options.restart else history.completed_run_with_content(digest)
+        # A changed-only run sends only what differs, so repeating it is cheap.
+        repeat_allowed = options.restart or options.changed_only
+        synced_by = None if repeat_allowed else history.completed_run_with_content(digest)
     failure = first_failure(
         options.guards,
         options.path,
@@ -338,13 +390,8 @@ def _run_sync(options: SyncOptions) -> SyncResult:
     exit_status = EXIT_INTERRUPTED
     upload_started = time.monotonic()
     try:
-        if not options.dry_run and len(table.valid) > len(confirmed):
-            log.info(
-                "upload.started",
-                rows=len(table.valid) - len(confirmed),
-                concurrency=options.concurrency,
-                rate_limit=options.rate_limit,
-            )
+        needs_api = options.changed_only or not options.dry_run
+        if needs_api and len(table.valid) > len(confirmed):
             asyncio.run(_upload_and_verify(options, table, outcomes, journal, confirmed, started, state))
     except KeyboardInterrupt:
         interrupted = True
@@ -352,7 +399,11 @@ def _run_sync(options: SyncOptions) -> SyncResult:
     finally:
         uploader = state.uploader
         upload_seconds = time.monotonic() - upload_started
-        if options.dry_run:
+        if options.dry_run and state.changes is not None and state.changes.error:
+            unsent_reason = "dry run: e-CROSS's records could not be read, so a real run would send every row"
+        elif options.dry_run and options.changed_only:
+            unsent_reason = "dry run: the row differs from e-CROSS, so a real run would send it"
+        elif options.dry_run:
             unsent_reason = "dry run: the row is valid and was not sent"
         elif uploader is not None and uploader.stop_reason:
             unsent_reason = f"not sent: {uploader.stop_reason}"
@@ -365,7 +416,7 @@ def _run_sync(options: SyncOptions) -> SyncResult:
             stop_reason = "interrupted"
         else:
             stop_reason = ""
-        upload = upload_summary(options, uploader, journal, len(confirmed), upload_seconds)
+        upload = upload_summary(options, uploader, journal, len(confirmed), upload_seconds, state.changes)
 
         def facts_for(counts: Counter[str]) -> RunFacts:
             nonlocal exit_status
@@ -403,6 +454,7 @@ def _run_sync(options: SyncOptions) -> SyncResult:
         exit_status=exit_status,
         rows_read=summary["rowsRead"],
         synced=summary["synced"],
+        unchanged=summary["unchanged"],
         invalid=summary["invalid"],
         failed=summary["failed"],
         not_sent=summary["notSent"],

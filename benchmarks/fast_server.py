@@ -2,9 +2,13 @@
 
 It speaks just enough HTTP/1.1 for keep-alive clients (Content-Length bodies,
 no chunked requests) and echoes the request's key in a stored-record body, so
-the client's response checks pass. It is far cheaper per request than the
-sandbox, so that the client, not the server, is what a benchmark measures.
-On SIGTERM or SIGINT it prints its own CPU time and request count as JSON.
+the client's response checks pass. It keeps the stored records in memory and
+lists them with ``GET /ext/inventories`` (``pageSize``, ``pageToken``), so a
+``--changed-only`` run can read them back. ``GET /_stats`` returns the POST
+and listing counts and the server's own CPU seconds without the latency. It
+is far cheaper per request than the sandbox, so that the client, not the
+server, is what a benchmark measures. On SIGTERM or SIGINT it prints its own
+CPU time and request count as JSON.
 
     python -m benchmarks.fast_server --port 8900 --latency 0.05
 """
@@ -17,6 +21,8 @@ import json
 import resource
 import signal
 import sys
+import time
+from urllib.parse import parse_qs, urlsplit
 
 _RESPONSE_HEAD = (
     "HTTP/1.1 200 OK\r\n"
@@ -26,17 +32,22 @@ _RESPONSE_HEAD = (
 )
 
 
+# Stored records by key, in the order they were first stored.
+RECORDS: dict[str, bytes] = {}
+
+
 class InventoryProtocol(asyncio.Protocol):
     """One client connection; requests on it are answered in order."""
 
     latency = 0.0
     requests = 0
+    listings = 0
 
     def __init__(self) -> None:
         self._buffer = b""
         self._transport: asyncio.Transport | None = None
         self._pending: asyncio.Task[None] | None = None
-        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
@@ -62,16 +73,29 @@ class InventoryProtocol(asyncio.Protocol):
             if len(self._buffer) < total:
                 return
             body = self._buffer[head_end + 4 : total]
+            request_line = self._buffer[: self._buffer.find(b"\r\n")]
             self._buffer = self._buffer[total:]
-            self._queue.put_nowait(body)
+            self._queue.put_nowait((request_line, body))
 
     async def _answer_in_order(self) -> None:
         while True:
-            body = await self._queue.get()
+            request_line, body = await self._queue.get()
+            method, target = request_line.split(b" ")[:2]
+            if target == b"/_stats":
+                self._send(_stats())
+                continue
             if InventoryProtocol.latency:
                 await asyncio.sleep(InventoryProtocol.latency)
-            InventoryProtocol.requests += 1
-            self._write(body)
+            if method == b"GET":
+                InventoryProtocol.listings += 1
+                self._send(_page(target.decode()))
+            else:
+                InventoryProtocol.requests += 1
+                self._write(body)
+
+    def _send(self, payload: bytes) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(_RESPONSE_HEAD.format(length=len(payload)).encode() + payload)
 
     def _write(self, body: bytes) -> None:
         request = json.loads(body or b"{}")
@@ -91,8 +115,31 @@ class InventoryProtocol(asyncio.Protocol):
             "returnedOrders": [],
         }
         payload = json.dumps(record).encode()
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(_RESPONSE_HEAD.format(length=len(payload)).encode() + payload)
+        RECORDS[key] = payload
+        self._send(payload)
+
+
+def _page(target: str) -> bytes:
+    """Return one listing page; the page token is the offset of its first record."""
+    query = parse_qs(urlsplit(target).query)
+    size = int(query.get("pageSize", ["100"])[0])
+    offset = int(query.get("pageToken", ["0"])[0])
+    records = list(RECORDS.values())[offset : offset + size]
+    page = b'{"items":[' + b",".join(records) + b"]"
+    if offset + size < len(RECORDS):
+        page += b',"nextPageToken":"' + str(offset + size).encode() + b'"'
+    return page + b"}"
+
+
+def _stats() -> bytes:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    stats = {
+        "posts": InventoryProtocol.requests,
+        "listings": InventoryProtocol.listings,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "clock": time.monotonic(),
+    }
+    return json.dumps(stats).encode()
 
 
 async def serve(port: int, latency: float) -> None:

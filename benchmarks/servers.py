@@ -51,3 +51,10 @@ def fast_server(latency: float) -> Iterator[tuple[str, ServerStats]]:
             if report.get("event") == "stopped":
                 stats.requests = report["requests"]
                 stats.cpu_seconds = report["cpu_seconds"]
+
+
+def server_stats(url: str) -> dict:
+    """Return the running benchmark server's POST and listing counts and its CPU seconds."""
+    import httpx
+
+    return httpx.get(f"{url}/_stats", timeout=10).json()

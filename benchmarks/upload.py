@@ -1,92 +1,188 @@
-"""Upload benchmarks: our uploader against the C / L bound and against a minimal aiohttp client.
+"""Upload benchmarks: our uploader against the C / L bound, a minimal aiohttp client and other transports.
 
-Each function runs in the calling process against a benchmark server that
-runs in its own process (benchmarks.fast_server), and returns rows per second
-with the server's own CPU use, so a saturated server can be spotted.
+Every runner posts the same rows with the same concurrency to a benchmark
+server in its own process (benchmarks.fast_server). Runs of our uploader and
+of its reference alternate against one server, and each keeps its best of a
+few runs, so that a busy shared machine slows both alike. Each run also
+records the server's CPU share, to show that the server was not the limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import aiohttp
-import structlog
+import httpx
 
-from benchmarks.servers import fast_server
+from benchmarks.servers import fast_server, server_stats
+
+Runner = Callable[[str, int, int], Awaitable[int]]
 
 
 @dataclass(frozen=True)
 class UploadResult:
+    """The best run of one runner: wall time, client CPU time and the server's CPU share."""
+
     name: str
     rows: int
     seconds: float
+    cpu_seconds: float
     server_cpu_share: float
 
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds
 
+    @property
+    def cpu_microseconds_per_row(self) -> float:
+        return self.cpu_seconds / self.rows * 1e6
 
-def _bodies(rows: int):
+
+def _bodies(rows: int) -> Iterator[dict[str, Any]]:
     for index in range(rows):
         yield {"skuId": f"{index:08d}", "quantity": index % 500, "warehouseId": 1, "inventoryType": "AVAILABLE"}
 
 
-async def _run_ours(url: str, rows: int, concurrency: int) -> tuple[int, float]:
+async def _run_uploader(
+    url: str, rows: int, concurrency: int, transport: httpx.AsyncBaseTransport | None = None
+) -> int:
+    """Upload through batch_sync's Uploader and record each outcome in a journal, as a real run does."""
+    from batch_sync.auth import StaticToken
     from batch_sync.client import ClientSettings, EcrossClient
-    from batch_sync.upload import PendingRow, Uploader
+    from batch_sync.journal import Journal, JournalEntry
+    from batch_sync.ratelimit import AdaptiveRateLimiter
+    from batch_sync.run import row_key
+    from batch_sync.upload import PendingRow, RowOutcome, Uploader
 
     synced = 0
+    outcomes: dict[int, RowOutcome] = {}
+    with tempfile.TemporaryDirectory() as state_dir:
+        journal = Journal.open(Path(state_dir), Path("benchmark.csv"), "benchmark", restart=True)
 
-    def count(outcome) -> None:
-        nonlocal synced
-        if outcome.status == "synced":
-            synced += 1
+        def record(outcome: RowOutcome) -> None:
+            nonlocal synced
+            outcomes[outcome.row] = outcome
+            synced += outcome.status == "synced"
+            assert outcome.body is not None
+            journal.record(
+                JournalEntry(
+                    key=row_key(outcome.body),
+                    row=outcome.row,
+                    status=outcome.status,
+                    http_status=outcome.http_status,
+                    attempts=outcome.attempts,
+                    record=outcome.record,
+                    error=outcome.error,
+                )
+            )
 
-    settings = ClientSettings(base_url=url, token="benchmark-token", concurrency=concurrency)
-    async with EcrossClient(settings) as client:
-        uploader = Uploader(client, concurrency, count)
-        pending = (PendingRow(index, body) for index, body in enumerate(_bodies(rows)))
-        started = time.perf_counter()
-        await uploader.run(pending)
-        return synced, time.perf_counter() - started
+        settings = ClientSettings(base_url=url, concurrency=concurrency)
+        async with EcrossClient(settings, transport=transport) as client:
+            uploader = Uploader(
+                client, StaticToken("benchmark-token"), concurrency, record, limiter=AdaptiveRateLimiter(None)
+            )
+            await uploader.run(PendingRow(index, body) for index, body in enumerate(_bodies(rows)))
+        journal.flush()
+        journal.close()
+    return synced
 
 
-async def _run_aiohttp(url: str, rows: int, concurrency: int) -> tuple[int, float]:
-    """The reference: plain aiohttp, a shared queue and ``concurrency`` workers."""
-    queue: asyncio.Queue = asyncio.Queue(maxsize=concurrency * 2)
+async def run_batch_sync(url: str, rows: int, concurrency: int) -> int:
+    return await _run_uploader(url, rows, concurrency)
+
+
+async def run_httpx_aiohttp(url: str, rows: int, concurrency: int) -> int:
+    """Upload through our Uploader over the httpx-aiohttp package's AiohttpTransport in place of ours."""
+    from httpx_aiohttp import AiohttpTransport
+
+    transport = AiohttpTransport(limits=httpx.Limits(max_connections=concurrency))
+    return await _run_uploader(url, rows, concurrency, transport)
+
+
+async def _post_with_workers(rows: int, concurrency: int, post: Callable[[dict[str, Any]], Awaitable[bool]]) -> int:
+    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=concurrency * 2)
     synced = 0
 
-    async def work(session: aiohttp.ClientSession) -> None:
+    async def work() -> None:
         nonlocal synced
         while (body := await queue.get()) is not None:
-            async with session.post(f"{url}/ext/inventories/", json=body) as response:
-                await response.json()
-                if response.status == 200:
-                    synced += 1
+            # Await first: ``synced += await ...`` would read synced before
+            # the await and lose other workers' counts.
+            stored = await post(body)
+            synced += stored
 
+    workers = [asyncio.create_task(work()) for _ in range(concurrency)]
+    for body in _bodies(rows):
+        await queue.put(body)
+    for _ in workers:
+        await queue.put(None)
+    await asyncio.gather(*workers)
+    return synced
+
+
+async def run_aiohttp(url: str, rows: int, concurrency: int) -> int:
+    """Post the rows with plain aiohttp, a shared queue and ``concurrency`` workers: the reference."""
     connector = aiohttp.TCPConnector(limit=concurrency)
     headers = {"Authorization": "Bearer benchmark-token"}
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-        started = time.perf_counter()
-        workers = [asyncio.create_task(work(session)) for _ in range(concurrency)]
-        for body in _bodies(rows):
-            await queue.put(body)
-        for _ in workers:
-            await queue.put(None)
-        await asyncio.gather(*workers)
-        return synced, time.perf_counter() - started
+
+        async def post(body: dict[str, Any]) -> bool:
+            async with session.post(f"{url}/ext/inventories/", json=body) as response:
+                await response.json()
+                return response.status == 200
+
+        return await _post_with_workers(rows, concurrency, post)
 
 
-RUNNERS = {"batch_sync": _run_ours, "aiohttp": _run_aiohttp}
+async def run_httpx_client(url: str, rows: int, concurrency: int) -> int:
+    """Post the rows with a stock httpx.AsyncClient and the same workers, as the job did before."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Authorization": "Bearer benchmark-token"}
+    async with httpx.AsyncClient(base_url=url, limits=limits, headers=headers, timeout=30.0) as client:
+
+        async def post(body: dict[str, Any]) -> bool:
+            response = await client.post("/ext/inventories/", json=body)
+            response.json()
+            return response.status_code == 200
+
+        return await _post_with_workers(rows, concurrency, post)
 
 
-def measure(name: str, rows: int, concurrency: int, latency: float) -> UploadResult:
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
-    with fast_server(latency) as (url, stats):
-        synced, seconds = asyncio.run(RUNNERS[name](url, rows, concurrency))
+RUNNERS: dict[str, Runner] = {
+    "batch_sync": run_batch_sync,
+    "aiohttp": run_aiohttp,
+    "httpx-aiohttp": run_httpx_aiohttp,
+    "httpx.AsyncClient": run_httpx_client,
+}
+
+
+def _run_once(url: str, name: str, rows: int, concurrency: int) -> UploadResult:
+    before = server_stats(url)
+    cpu_started = time.process_time()
+    started = time.perf_counter()
+    synced = asyncio.run(RUNNERS[name](url, rows, concurrency))
+    seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
+    after = server_stats(url)
     if synced != rows:
         raise RuntimeError(f"{name}: only {synced} of {rows} rows synced")
-    return UploadResult(name, rows, seconds, stats.cpu_seconds / seconds)
+    server_share = (after["cpu_seconds"] - before["cpu_seconds"]) / seconds
+    return UploadResult(name, rows, seconds, cpu_seconds, server_share)
+
+
+def compare(names: list[str], rows: int, concurrency: int, latency: float, repeats: int) -> dict[str, UploadResult]:
+    """Run each runner ``repeats`` times against one server, alternating, and keep each one's fastest run."""
+    best: dict[str, UploadResult] = {}
+    with fast_server(latency) as (url, _):
+        for _ in range(repeats):
+            for name in names:
+                result = _run_once(url, name, rows, concurrency)
+                if name not in best or result.seconds < best[name].seconds:
+                    best[name] = result
+    return best

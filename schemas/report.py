@@ -9,12 +9,16 @@ NOT_SENT = "not_sent"
 # A row the job left out on purpose by a documented rule, for example a
 # location that the column mapping does not map to a warehouse.
 SKIPPED = "skipped"
+# A valid row that --changed-only did not send because e-CROSS already holds
+# its quantity.
+UNCHANGED = "unchanged"
 
-STATUSES = (SYNCED, INVALID, FAILED, NOT_SENT, SKIPPED)
+STATUSES = (SYNCED, UNCHANGED, INVALID, FAILED, NOT_SENT, SKIPPED)
 
 # Fill colour (RGB hex) of the status cell in the XLSX Rows sheet.
 STATUS_COLOURS = {
     SYNCED: "C6EFCE",
+    UNCHANGED: "E2EFDA",
     INVALID: "FFEB9C",
     FAILED: "FFC7CE",
     NOT_SENT: "D9D9D9",
@@ -66,7 +70,7 @@ RESULT_COLUMNS = (
 DATE_COLUMNS = ("lastUpdateDate", "lastIntegrationDate")
 
 # Keys of the JSON summary that count rows; they add up to rowsRead.
-COUNT_KEYS = ("synced", "invalid", "failed", "notSent", "skipped")
+COUNT_KEYS = ("synced", "unchanged", "invalid", "failed", "notSent", "skipped")
 
 # API error bodies are cut to this many characters in the report and logs.
 MAX_ERROR_EXCERPT = 300

@@ -205,3 +205,20 @@ def test_retry_after_both_forms() -> None:
     assert retry_after_seconds(earlier, now) == 0.0
     assert retry_after_seconds("soon", now) is None
     assert retry_after_seconds(None, now) is None
+
+
+def test_undecodable_body_is_transient() -> None:
+    calls: Counter[str] = Counter()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sku = json.loads(request.content)["skuId"]
+        calls[sku] += 1
+        if calls[sku] == 1:
+            return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=b"not gzip")
+        return stored(request)
+
+    outcomes, uploader = upload(handler, 3)
+
+    assert all(outcome.status == "synced" for outcome in outcomes.values())
+    assert all(outcome.attempts == 2 for outcome in outcomes.values())
+    assert uploader.abort is None

@@ -22,12 +22,13 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines.append(_summary_row("rows read", summary["rowsRead"]))
     for label, key in (
         ("synced", "synced"),
+        ("unchanged", "unchanged"),
         ("invalid", "invalid"),
         ("failed", "failed"),
         ("not sent", "notSent"),
         ("skipped", "skipped"),
     ):
-        lines.append(_summary_row(label, summary[key]))
+        lines.append(_summary_row(label, summary.get(key, 0)))
 
     warnings = {name: count for name, count in summary["warnings"].items() if count}
     lines.append(_summary_row("warnings", sum(warnings.values())))
@@ -43,6 +44,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(_summary_row("missing in e-CROSS", verify["missingInEcross"], indent=4))
         if verify["mode"] == "all":
             lines.append(_summary_row("not in the file", verify["notInFile"], indent=4))
+
+    changed_only = summary.get("changedOnly")
+    if changed_only:
+        lines.append(_summary_row("e-CROSS records compared", changed_only["recordsRead"]))
+        if changed_only.get("error"):
+            lines.append(f"  reading e-CROSS's records failed, so every row was sent: {changed_only['error']}")
 
     lines.append(_summary_row("time taken", f"{summary['durationSeconds']:.1f} s"))
     if summary.get("resumedFromRun") is not None:

@@ -68,6 +68,14 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
     sync.add_argument("path", type=Path, metavar="PATH", help="the exported stock file")
     sync.add_argument("--sheet", metavar="NAME", help="the workbook sheet to read (default: the sheet whose header matches)")
     sync.add_argument("--dry-run", action="store_true", help="validate and write the report; send nothing")
+    sync.add_argument(
+        "--changed-only",
+        action="store_true",
+        help=(
+            "read e-CROSS's current records first and send only the rows whose quantity "
+            "differs or that e-CROSS lacks; with --dry-run, list those rows without sending"
+        ),
+    )
     check = sync.add_mutually_exclusive_group()
     check.add_argument(
         "--verify",
@@ -133,11 +141,12 @@ def sync_options(args: argparse.Namespace, config: Config) -> SyncOptions:
     client_secret = read_secret(os.environ, CLIENT_SECRET_ENV)
     REDACTOR.add(token)
     REDACTOR.add(client_secret)
-    if token is None and not (client_id and client_secret) and not args.dry_run:
+    needs_api = args.changed_only or not args.dry_run
+    if token is None and not (client_id and client_secret) and needs_api:
         raise InputError(
             f"{TOKEN_ENV} is not set; export the e-CROSS bearer token in "
             f"{TOKEN_ENV}, or {CLIENT_ID_ENV} and {CLIENT_SECRET_ENV} "
-            "(or use --dry-run to only validate the file)"
+            "(or use --dry-run without --changed-only to only validate the file)"
         )
     if args.verify and args.dry_run:
         raise InputError(
@@ -154,6 +163,7 @@ def sync_options(args: argparse.Namespace, config: Config) -> SyncOptions:
         concurrency=config["concurrency"],
         sheet=args.sheet,
         dry_run=args.dry_run,
+        changed_only=args.changed_only,
         verify=args.verify,
         client_id=client_id,
         client_secret=client_secret,

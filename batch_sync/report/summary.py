@@ -9,7 +9,7 @@ from typing import Any
 
 from batch_sync.report.tally import ReportTally
 from batch_sync.validate import ValidatedTable
-from schemas.report import FAILED, INVALID, NOT_SENT, SKIPPED, SYNCED
+from schemas.report import FAILED, INVALID, NOT_SENT, SKIPPED, SYNCED, UNCHANGED
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ def build_summary(
         "stopReason": facts.stop_reason or None,
         "rowsRead": tally.rows_read,
         "synced": counts[SYNCED],
+        "unchanged": counts[UNCHANGED],
         "invalid": counts[INVALID],
         "failed": counts[FAILED],
         "notSent": counts[NOT_SENT],

@@ -215,6 +215,23 @@ def positive_number(maximum: float) -> Callable[[Any], float]:
     return parse
 
 
+def non_negative_number(expected: str) -> Callable[[Any], float]:
+    """Return a parser for a number of 0 or more; ``expected`` describes it in errors."""
+
+    def parse(value: Any) -> float:
+        if isinstance(value, bool):
+            raise ValueError(f"expected {expected}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected {expected}") from None
+        if not number >= 0:
+            raise ValueError(f"expected {expected}")
+        return number
+
+    return parse
+
+
 def fraction(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a number from 0 to 1")

@@ -22,6 +22,7 @@ from batch_sync.config import (
     find_config_file,
     fraction,
     http_url,
+    non_negative_number,
     optional_path,
     positive_number,
     read_config_file,
@@ -44,42 +45,10 @@ SECRET_KEYS = frozenset({"token", "client_secret", "clientSecret", "secret", "pa
 MAX_CONCURRENCY = 256
 
 
-def _rate(value: Any) -> float:
-    """A rate in requests per second; 0 turns the limit off."""
-    if isinstance(value, bool):
-        raise ValueError("expected a number of requests per second, 0 for no limit")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError("expected a number of requests per second, 0 for no limit") from None
-    if number < 0:
-        raise ValueError("expected a number of requests per second, 0 for no limit")
-    return number
-
-
-def _hours(value: Any) -> float:
-    """A number of hours; 0 turns the check off."""
-    if isinstance(value, bool):
-        raise ValueError("expected a number of hours, 0 to turn the check off")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError("expected a number of hours, 0 to turn the check off") from None
-    if number < 0:
-        raise ValueError("expected a number of hours, 0 to turn the check off")
-    return number
-
-
-def _days(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError("expected a number of days, 0 to keep every report")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError("expected a number of days, 0 to keep every report") from None
-    if number < 0:
-        raise ValueError("expected a number of days, 0 to keep every report")
-    return number
+# Each of these accepts 0, which turns its limit or check off.
+_rate = non_negative_number("a number of requests per second, 0 for no limit")
+_hours = non_negative_number("a number of hours, 0 to turn the check off")
+_days = non_negative_number("a number of days, 0 to keep everything")
 
 
 def _boolean(value: Any) -> bool:

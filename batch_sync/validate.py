@@ -164,11 +164,16 @@ def validate_table(source: SourceTable) -> ValidatedTable:
             reasons[:] = [reason for reason in reasons if reason.column != problem.column]
         reasons.insert(0, RowProblem(problem.column, problem.value, problem.reason))
 
-    ok_frame = frame.drop(index=list(problems))
+    # Dropping no rows still copies a frame, so each drop runs only when needed.
+    ok_frame = frame.drop(index=list(problems)) if problems else frame
     typed = _typed_rows(ok_frame)
     duplicate_of = _find_duplicates(typed, problems)
-    valid = typed.drop(index=[row for row in problems if row in typed.index])
-    valid = valid.drop(index=list(duplicate_of))
+    valid = typed
+    conflicting = [row for row in problems if row in typed.index]
+    if conflicting:
+        valid = valid.drop(index=conflicting)
+    if duplicate_of:
+        valid = valid.drop(index=list(duplicate_of))
 
     _log_problems(problems)
     log.info(

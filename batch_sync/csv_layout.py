@@ -22,6 +22,10 @@ QUOTE = ord('"')
 LINE_FEED = 10
 CARRIAGE_RETURN = 13
 
+# Above this many records that may be blank, scanning every byte once is
+# cheaper than parsing each of those records again with the csv module.
+FULL_SCAN_CANDIDATES = 20_000
+
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
@@ -42,6 +46,13 @@ class RecordLayout:
     ends: IntArray
     field_counts: IntArray
     maybe_blank: BoolArray
+
+
+def _printable(values: npt.NDArray[np.uint8], delimiter: int) -> BoolArray:
+    """Return which bytes are printable ASCII other than a quote or the delimiter."""
+    printable = values - np.uint8(0x21) < np.uint8(0x7F - 0x21)
+    printable &= (values != QUOTE) & (values != delimiter)
+    return printable
 
 
 def _outside_quotes(positions: IntArray, quotes: IntArray) -> BoolArray:
@@ -81,9 +92,16 @@ def _plain_quoting(buffer: npt.NDArray[np.uint8], quotes: IntArray, delimiter: i
     return bool(closes_field.all())
 
 
-def _record_bounds(buffer: npt.NDArray[np.uint8], quotes: IntArray) -> tuple[IntArray, IntArray]:
+def _record_bounds(
+    buffer: npt.NDArray[np.uint8], quotes: IntArray, has_carriage_return: bool
+) -> tuple[IntArray, IntArray]:
     """Return the start and end offsets of each record; CR, LF and CRLF end a record."""
-    terminators = np.flatnonzero((buffer == LINE_FEED) | (buffer == CARRIAGE_RETURN))
+    if has_carriage_return:
+        terminators = np.flatnonzero(
+            (buffer == LINE_FEED) | (buffer == CARRIAGE_RETURN)
+        )
+    else:
+        terminators = np.flatnonzero(buffer == LINE_FEED)
     if len(quotes):
         terminators = terminators[_outside_quotes(terminators, quotes)]
     # The LF of a CRLF pair belongs to the record that its CR ends.
@@ -114,11 +132,14 @@ def scan_records(data: bytes, delimiter: str) -> RecordLayout | None:
     if not len(buffer):
         return None
     delimiter_byte = ord(delimiter)
-    quotes = np.flatnonzero(buffer == QUOTE)
+    if b'"' in data:
+        quotes = np.flatnonzero(buffer == QUOTE)
+    else:
+        quotes = np.empty(0, dtype=np.int64)
     if not _plain_quoting(buffer, quotes, delimiter_byte):
         return None
 
-    starts, ends = _record_bounds(buffer, quotes)
+    starts, ends = _record_bounds(buffer, quotes, b"\r" in data)
 
     delimiters = np.flatnonzero(buffer == delimiter_byte)
     if len(quotes):
@@ -127,9 +148,13 @@ def scan_records(data: bytes, delimiter: str) -> RecordLayout | None:
     field_counts = np.bincount(record_of_delimiter, minlength=len(starts)) + 1
     field_counts[starts == ends] = 0
 
-    printable = (buffer > 0x20) & (buffer < 0x7F)
-    printable &= (buffer != QUOTE) & (buffer != delimiter_byte)
-    maybe_blank = ~np.logical_or.reduceat(printable, starts)
+    # A record that starts with a printable character other than a quote or
+    # a delimiter has a value that is not blank, which settles most records
+    # at the cost of one byte each.
+    maybe_blank = ~_printable(buffer[starts], delimiter_byte)
+    if maybe_blank.sum() > FULL_SCAN_CANDIDATES:
+        printable = _printable(buffer, delimiter_byte)
+        maybe_blank &= ~np.logical_or.reduceat(printable, starts)
     maybe_blank |= starts == ends
 
     return RecordLayout(

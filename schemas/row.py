@@ -164,7 +164,10 @@ InventoryRowSchema = pa.DataFrameSchema(
 
 def to_whole_numbers(values: pd.Series) -> pd.Series:
     """Convert values that passed the whole-number checks to int64, such as ``3.0`` to 3."""
-    return values.str.strip().str.replace(r"\.0*$", "", regex=True).astype("int64")
+    stripped = values.str.strip()
+    if stripped.str.contains(".", regex=False).any():
+        stripped = stripped.str.replace(r"\.0*$", "", regex=True)
+    return stripped.astype("int64")
 
 
 def to_inventory_types(values: pd.Series) -> pd.Series:

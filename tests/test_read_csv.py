@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from batch_sync import csv_reader
+from batch_sync import csv_layout, csv_reader
 from batch_sync.csv_layout import scan_records
 from batch_sync.errors import InputError
 from batch_sync.load import load_table
@@ -271,3 +271,14 @@ def test_quote_inside_value_kept(tmp_path: Path) -> None:
     table = load_table(path)
 
     assert list(table.frame["skuId"]) == ['A"1']
+
+
+def test_fast_reader_full_blank_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(csv_layout, "FULL_SCAN_CANDIDATES", 0)
+
+    fast, exact = _read_both_ways(tmp_path, TRICKY_CSV)
+
+    pd.testing.assert_frame_equal(fast.frame, exact.frame)
+    assert fast.blank_rows == exact.blank_rows

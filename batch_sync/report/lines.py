@@ -148,7 +148,7 @@ def result_lines(
 def _raw_lines(
     table: ValidatedTable, outcomes: dict[int, RowOutcome], unsent_reason: str
 ) -> Iterator[dict[str, Any]]:
-    valid_rows = table.valid
+    valid = _ValidValues(table.valid)
     skipped = {skipped.row: skipped for skipped in table.source.skipped_rows}
     frame_rows = _frame_rows(table.source.frame)
     notes = table.source.row_notes
@@ -166,10 +166,7 @@ def _raw_lines(
 
         line = _result_line(row, source_row, NOT_SENT, unsent_reason, note)
         first = table.duplicate_of.get(row, row)
-        if first in valid_rows.index:
-            line["quantity"] = int(valid_rows.at[first, QUANTITY])
-            line["inventoryType"] = valid_rows.at[first, INVENTORY_TYPE]
-            line["warehouseId"] = int(valid_rows.at[first, WAREHOUSE_ID])
+        valid.fill(line, first)
         if first in outcomes:
             _add_outcome(line, outcomes[first])
         if first != row:
@@ -178,6 +175,27 @@ def _raw_lines(
             note = f"same row as row {first}, sent once"
             line["error"] = f"{note}; {line['error']}" if line["error"] else note
         yield line
+
+
+class _ValidValues:
+    """The typed values of the valid rows, looked up by sheet row without pandas indexing."""
+
+    def __init__(self, valid: pd.DataFrame) -> None:
+        if not valid.index.is_monotonic_increasing:
+            valid = valid.sort_index()
+        self.rows = valid.index.to_numpy()
+        self.quantities = valid[QUANTITY].tolist()
+        self.warehouse_ids = valid[WAREHOUSE_ID].tolist()
+        self.inventory_types = valid[INVENTORY_TYPE].tolist()
+
+    def fill(self, line: dict[str, Any], row: int) -> None:
+        """Put the typed values of ``row`` into ``line`` if the row is valid."""
+        position = int(self.rows.searchsorted(row))
+        if position == len(self.rows) or self.rows[position] != row:
+            return
+        line["quantity"] = int(self.quantities[position])
+        line["inventoryType"] = self.inventory_types[position]
+        line["warehouseId"] = int(self.warehouse_ids[position])
 
 
 def _frame_rows(frame: pd.DataFrame) -> Iterator[tuple[int, dict[str, Any]]]:

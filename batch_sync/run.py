@@ -7,6 +7,7 @@ stopped by the API still accounts for every row it read.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import signal
 import time
@@ -127,6 +128,31 @@ def confirmed_outcomes(table: ValidatedTable, confirmed: dict[RowKey, ConfirmedR
     return outcomes
 
 
+# Text fields of a stored record that are the same for many rows. Sharing
+# one copy of each value keeps the outcomes of a large run smaller.
+_SHARED_RECORD_FIELDS = ("merchant_id", "inventory_type", "warehouse_name", "warehouse_country")
+_MAX_SHARED_TEXTS = 10_000
+# Each text to its one kept copy, for every run of this process.
+_shared_texts: dict[str, str] = {}
+
+
+def compact_outcome(outcome: RowOutcome) -> RowOutcome:
+    """Return the outcome as the report keeps it, without the request body."""
+    shared = _shared_texts
+    record = outcome.record
+    if record is not None:
+        texts: dict[str, str] = {}
+        for name in _SHARED_RECORD_FIELDS:
+            value = getattr(record, name)
+            if value is None:
+                continue
+            if value not in shared and len(shared) < _MAX_SHARED_TEXTS:
+                shared[value] = value
+            texts[name] = shared.get(value, value)
+        record = dataclasses.replace(record, **texts)
+    return dataclasses.replace(outcome, body=None, record=record)
+
+
 def _token_source(options: SyncOptions) -> TokenSource:
     if options.token:
         return StaticToken(options.token)
@@ -153,7 +179,7 @@ async def _upload_and_verify(
     settings = ClientSettings(base_url=options.base_url, concurrency=options.concurrency)
 
     def record(outcome: RowOutcome) -> None:
-        outcomes[outcome.row] = outcome
+        outcomes[outcome.row] = compact_outcome(outcome)
         if journal is not None and outcome.body is not None:
             journal.record(
                 JournalEntry(

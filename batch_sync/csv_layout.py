@@ -95,7 +95,7 @@ def _plain_quoting(buffer: npt.NDArray[np.uint8], quotes: IntArray, delimiter: i
 def _record_bounds(
     buffer: npt.NDArray[np.uint8], quotes: IntArray, has_carriage_return: bool
 ) -> tuple[IntArray, IntArray]:
-    """Return the start and end offsets of each record; CR, LF and CRLF end a record."""
+    """Return the start and end offsets of each record. CR, LF and CRLF end a record."""
     if has_carriage_return:
         terminators = np.flatnonzero(
             (buffer == LINE_FEED) | (buffer == CARRIAGE_RETURN)

@@ -280,6 +280,8 @@ def run_sync(options: SyncOptions) -> SyncResult:
         if journal.resumed_from is not None:
             log.info("sync.resumed", run_id=journal.run_id, resumed_from=journal.resumed_from, rows_confirmed=len(confirmed))
 
+    # NOTE: every sent row's outcome stays in memory until the report is
+    # written, about 830 bytes per row, so memory grows with the rows sent.
     outcomes: dict[int, RowOutcome] = confirmed_outcomes(table, confirmed)
     state = UploadState()
     interrupted = False

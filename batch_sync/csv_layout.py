@@ -59,7 +59,7 @@ def _outside_quotes(positions: IntArray, quotes: IntArray) -> BoolArray:
     # A position is inside a quoted field when an odd number of quotes precede it.
     if not len(quotes):
         return np.ones(len(positions), dtype=bool)
-    return np.searchsorted(quotes, positions) % 2 == 0
+    return np.asarray(np.searchsorted(quotes, positions) % 2 == 0, dtype=np.bool_)
 
 
 def _plain_quoting(buffer: npt.NDArray[np.uint8], quotes: IntArray, delimiter: int) -> bool:

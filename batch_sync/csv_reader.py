@@ -236,18 +236,18 @@ def _read_records_fast(
         return next(_records(utf8[start:end].decode("utf-8"), delimiter), [])
 
     keep = np.ones(len(field_counts), dtype=bool)
-    for index in np.flatnonzero(layout.maybe_blank[header_row:]):
+    for index in np.flatnonzero(layout.maybe_blank[header_row:]).tolist():
         if not any(cell.strip() for cell in record_at(index)):
             keep[index] = False
 
     problems: list[CellProblem] = []
     mismatched = np.flatnonzero((field_counts != width) & keep)
-    for index in mismatched:
+    for index in mismatched.tolist():
         record = record_at(index)
         if len(record) > width and not any(cell.strip() for cell in record[width:]):
             continue
         problems.append(
-            _misaligned_row(header_row + 1 + int(index), record, width, delimiter)
+            _misaligned_row(header_row + 1 + index, record, width, delimiter)
         )
 
     row_numbers = np.arange(header_row + 1, header_row + 1 + len(field_counts))

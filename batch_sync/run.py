@@ -128,28 +128,35 @@ def confirmed_outcomes(table: ValidatedTable, confirmed: dict[RowKey, ConfirmedR
     return outcomes
 
 
-# Text fields of a stored record that are the same for many rows. Sharing
-# one copy of each value keeps the outcomes of a large run smaller.
-_SHARED_RECORD_FIELDS = ("merchant_id", "inventory_type", "warehouse_name", "warehouse_country")
 _MAX_SHARED_TEXTS = 10_000
 # Each text to its one kept copy, for every run of this process.
 _shared_texts: dict[str, str] = {}
 
 
+def _shared_text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value not in _shared_texts and len(_shared_texts) < _MAX_SHARED_TEXTS:
+        _shared_texts[value] = value
+    return _shared_texts.get(value, value)
+
+
 def compact_outcome(outcome: RowOutcome) -> RowOutcome:
-    """Return the outcome as the report keeps it, without the request body."""
-    shared = _shared_texts
+    """Return the outcome as the report keeps it, without the request body.
+
+    Texts of the stored record that are the same for many rows (merchant,
+    inventory type, warehouse name and country) share one copy each, which
+    keeps the outcomes of a large run smaller.
+    """
     record = outcome.record
     if record is not None:
-        texts: dict[str, str] = {}
-        for name in _SHARED_RECORD_FIELDS:
-            value = getattr(record, name)
-            if value is None:
-                continue
-            if value not in shared and len(shared) < _MAX_SHARED_TEXTS:
-                shared[value] = value
-            texts[name] = shared.get(value, value)
-        record = dataclasses.replace(record, **texts)
+        record = dataclasses.replace(
+            record,
+            merchant_id=_shared_text(record.merchant_id),
+            inventory_type=_shared_text(record.inventory_type) or "",
+            warehouse_name=_shared_text(record.warehouse_name),
+            warehouse_country=_shared_text(record.warehouse_country),
+        )
     return dataclasses.replace(outcome, body=None, record=record)
 
 

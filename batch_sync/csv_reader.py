@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import structlog
 
+from batch_sync.csv_layout import scan_records
 from batch_sync.errors import InputError
 from batch_sync.table import (
     DEFAULT_HEADER_SPEC,
@@ -86,10 +90,25 @@ def decode(data: bytes, source: str) -> tuple[str, str]:
     )
 
 
-def _records(text: str, delimiter: str) -> Iterator[list[str]]:
+# One line with its terminator, split the way io.StringIO(newline="") splits.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def _records(text: str, delimiter: str, lazy: bool = False) -> Iterator[list[str]]:
+    """Return a strict csv reader over ``text``.
+
+    ``lazy`` splits lines as the reader asks for them instead of copying the
+    text into a buffer first, which is faster when only the first records
+    are read.
+    """
+    lines: Iterable[str]
+    if lazy:
+        lines = (match.group() for match in _LINE.finditer(text))
+    else:
+        lines = io.StringIO(text, newline="")
     # strict=True makes a stray or unclosed quote an error, because the csv
     # module would otherwise drop it or read the rest of the file as one value.
-    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    return csv.reader(lines, delimiter=delimiter, strict=True)
 
 
 def _find_header(
@@ -97,7 +116,7 @@ def _find_header(
 ) -> tuple[int, list[str], int]:
     """Return (record number, cells, columns named) of the best header row."""
     best: tuple[int, list[str], int] = (0, [], -1)
-    records = _records(text, delimiter)
+    records = _records(text, delimiter, lazy=True)
     column_count = len(set(spec.names.values()))
     try:
         for number, record in enumerate(records, start=1):
@@ -147,7 +166,13 @@ def read_csv(path: Path, spec: HeaderSpec = DEFAULT_HEADER_SPEC) -> SourceTable:
     )
 
     try:
-        table = _read_records(path, text, delimiter, header_row, header_map, len(header))
+        table = _read_records_fast(
+            path, data, text, encoding, delimiter, header_row, header_map, len(header)
+        )
+        if table is None:
+            table = _read_records(
+                path, text, delimiter, header_row, header_map, len(header)
+            )
     except csv.Error as error:
         raise InputError(
             f"{source}: the file is not valid CSV ({error}), often because of a "
@@ -155,6 +180,142 @@ def read_csv(path: Path, spec: HeaderSpec = DEFAULT_HEADER_SPEC) -> SourceTable:
         ) from error
     table.encoding = encoding
     return table
+
+
+def _read_records_fast(
+    path: Path,
+    data: bytes,
+    text: str,
+    encoding: str,
+    delimiter: str,
+    header_row: int,
+    header_map: HeaderMap,
+    width: int,
+) -> SourceTable | None:
+    """Read the records below the header row with pandas' C parser.
+
+    Return None when the file's quoting is not plain or the two parsers
+    disagree on the number of records, so the caller reads the file with the
+    ``csv`` module instead. Only records that may be blank or whose number of
+    values differs from the header's are parsed again with the ``csv``
+    module, to apply the same rules as ``_read_records``.
+    """
+    if encoding == "utf-8":
+        utf8 = data
+    elif encoding == "utf-8-sig":
+        utf8 = data[3:]
+    else:
+        utf8 = text.encode("utf-8")
+    layout = scan_records(utf8, delimiter)
+    if layout is None or len(layout.starts) <= header_row:
+        return None
+
+    field_counts = layout.field_counts[header_row:]
+    data_start = int(layout.starts[header_row])
+    try:
+        frame = _parse_values(
+            utf8[data_start:], delimiter, header_map, width, field_counts
+        )
+    except pd.errors.ParserError:
+        # pandas rejects some layouts that the csv module reads, such as a
+        # single data row shorter than the header.
+        return None
+    if len(frame) != len(field_counts):
+        log.warning(
+            "load.csv_parsers_disagree",
+            path=str(path),
+            csv_records=len(field_counts),
+            pandas_rows=len(frame),
+        )
+        return None
+
+    def record_at(index: int) -> list[str]:
+        record_index = header_row + index
+        start = int(layout.starts[record_index])
+        end = int(layout.ends[record_index])
+        return next(_records(utf8[start:end].decode("utf-8"), delimiter), [])
+
+    keep = np.ones(len(field_counts), dtype=bool)
+    for index in np.flatnonzero(layout.maybe_blank[header_row:]).tolist():
+        if not any(cell.strip() for cell in record_at(index)):
+            keep[index] = False
+
+    problems: list[CellProblem] = []
+    mismatched = np.flatnonzero((field_counts != width) & keep)
+    for index in mismatched.tolist():
+        record = record_at(index)
+        if len(record) > width and not any(cell.strip() for cell in record[width:]):
+            continue
+        problems.append(
+            _misaligned_row(header_row + 1 + index, record, width, delimiter)
+        )
+
+    row_numbers = np.arange(header_row + 1, header_row + 1 + len(field_counts))
+    if not keep.all():
+        frame = frame[keep]
+        row_numbers = row_numbers[keep]
+    frame.index = pd.Index(row_numbers, dtype="int64", name="row")
+    if frame.empty:
+        raise InputError(
+            f"{path}: the file has a header row but no data rows; export the "
+            "stock list again"
+        )
+
+    return SourceTable(
+        path=path,
+        frame=frame,
+        header_row=header_row,
+        delimiter=delimiter,
+        decimal_comma=delimiter == ";",
+        ignored_columns=header_map.ignored,
+        cell_problems=problems,
+        blank_rows=int((~keep).sum()),
+    )
+
+
+def _parse_values(
+    data: bytes,
+    delimiter: str,
+    header_map: HeaderMap,
+    width: int,
+    field_counts: np.ndarray,
+) -> pd.DataFrame:
+    """Parse the required columns as exact text, one row per record, blank lines kept."""
+    column_count = max(width, int(field_counts.max(initial=0)))
+    by_position = {position: name for name, position in header_map.positions.items()}
+    frame = pd.read_csv(
+        io.BytesIO(data),
+        sep=delimiter,
+        header=None,
+        names=range(column_count),
+        usecols=sorted(by_position),
+        dtype="str",
+        keep_default_na=False,
+        na_filter=False,
+        skip_blank_lines=False,
+        quotechar='"',
+        doublequote=True,
+        encoding="utf-8",
+        engine="c",
+    )
+    frame = frame.rename(columns=by_position)
+    return frame[list(header_map.positions)]
+
+
+def _misaligned_row(
+    number: int, record: list[str], width: int, delimiter: str
+) -> CellProblem:
+    return CellProblem(
+        row=number,
+        column="",
+        value=delimiter.join(record),
+        reason=(
+            f"the row has {len(record)} values but the header has "
+            f"{width} columns, so values may sit under the wrong "
+            "header; check for a missing or unquoted "
+            f"{_DELIMITER_NAMES[delimiter]} in this row"
+        ),
+    )
 
 
 def _read_records(
@@ -165,7 +326,7 @@ def _read_records(
     header_map: HeaderMap,
     width: int,
 ) -> SourceTable:
-    """Read the records below the header row into a SourceTable."""
+    """Read the records below the header row into a SourceTable with the ``csv`` module."""
     # NOTE: a file cut off in the middle of its last row, without a closing
     # quote to give it away, reads that row as it is.
     source = str(path)
@@ -182,19 +343,7 @@ def _read_records(
 
         extra = record[width:]
         if len(record) < width or any(cell.strip() for cell in extra):
-            problems.append(
-                CellProblem(
-                    row=number,
-                    column="",
-                    value=delimiter.join(record),
-                    reason=(
-                        f"the row has {len(record)} values but the header has "
-                        f"{width} columns, so values may sit under the wrong "
-                        "header; check for a missing or unquoted "
-                        f"{_DELIMITER_NAMES[delimiter]} in this row"
-                    ),
-                )
-            )
+            problems.append(_misaligned_row(number, record, width, delimiter))
         row_numbers.append(number)
         for name, position in header_map.positions.items():
             columns[name].append(record[position] if position < len(record) else "")

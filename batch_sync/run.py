@@ -7,6 +7,7 @@ stopped by the API still accounts for every row it read.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 import datetime as dt
 import signal
@@ -141,6 +142,38 @@ def confirmed_outcomes(table: ValidatedTable, confirmed: dict[RowKey, ConfirmedR
     return outcomes
 
 
+_MAX_SHARED_TEXTS = 10_000
+# Each text to its one kept copy, for every run of this process.
+_shared_texts: dict[str, str] = {}
+
+
+def _shared_text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value not in _shared_texts and len(_shared_texts) < _MAX_SHARED_TEXTS:
+        _shared_texts[value] = value
+    return _shared_texts.get(value, value)
+
+
+def compact_outcome(outcome: RowOutcome) -> RowOutcome:
+    """Return the outcome as the report keeps it, without the request body.
+
+    Texts of the stored record that are the same for many rows (merchant,
+    inventory type, warehouse name and country) share one copy each, which
+    keeps the outcomes of a large run smaller.
+    """
+    record = outcome.record
+    if record is not None:
+        record = dataclasses.replace(
+            record,
+            merchant_id=_shared_text(record.merchant_id),
+            inventory_type=_shared_text(record.inventory_type) or "",
+            warehouse_name=_shared_text(record.warehouse_name),
+            warehouse_country=_shared_text(record.warehouse_country),
+        )
+    return dataclasses.replace(outcome, body=None, record=record)
+
+
 def _token_source(options: SyncOptions) -> TokenSource:
     if options.token:
         return StaticToken(options.token)
@@ -171,7 +204,7 @@ async def _upload_and_verify(
     progress = Progress(len(table.valid) - len(confirmed), "sending")
 
     def record(outcome: RowOutcome) -> None:
-        outcomes[outcome.row] = outcome
+        outcomes[outcome.row] = compact_outcome(outcome)
         progress.advance(failed=outcome.status != SYNCED)
         if journal is not None and outcome.body is not None:
             journal.record(
@@ -384,6 +417,8 @@ def _run_sync(options: SyncOptions) -> SyncResult:
         if journal.resumed_from is not None:
             log.info("sync.resumed", resumed_from=journal.resumed_from, rows_confirmed=len(confirmed))
 
+    # NOTE: every sent row's outcome stays in memory until the report is
+    # written, about 830 bytes per row, so memory grows with the rows sent.
     outcomes: dict[int, RowOutcome] = confirmed_outcomes(table, confirmed)
     state = UploadState()
     interrupted = False

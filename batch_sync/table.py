@@ -10,6 +10,10 @@ import pandas as pd
 from batch_sync.errors import InputError
 from schemas.row import REQUIRED_COLUMNS, header_key
 
+# The row note of a sheet row that is hidden or filtered out. Such a row is
+# read like any other, because hiding is only a view.
+HIDDEN_ROW_NOTE = "the row is hidden in the sheet (hidden or filtered out) and was read"
+
 # Readers look for the header in this many rows at the top of a sheet, because
 # exports often put a title or a note above it.
 HEADER_SEARCH_ROWS = 20

@@ -108,7 +108,12 @@ def _find_duplicates(
 ) -> dict[int, int]:
     """Mark exact repeats of a key and add a problem to every row of a conflicting key."""
     duplicate_of: dict[int, int] = {}
-    repeated = typed[typed.duplicated(list(KEY_COLUMNS), keep=False)]
+    # Only rows whose skuId repeats can repeat a key, and comparing one
+    # column is far cheaper than comparing three on every row.
+    if typed[SKU_ID].is_unique:
+        return duplicate_of
+    same_sku = typed[typed[SKU_ID].duplicated(keep=False)]
+    repeated = same_sku[same_sku.duplicated(list(KEY_COLUMNS), keep=False)]
     for _, group in repeated.groupby(list(KEY_COLUMNS), sort=False):
         rows = [int(row) for row in group.index]
         quantities = group[QUANTITY].unique()
@@ -164,11 +169,16 @@ def validate_table(source: SourceTable) -> ValidatedTable:
             reasons[:] = [reason for reason in reasons if reason.column != problem.column]
         reasons.insert(0, RowProblem(problem.column, problem.value, problem.reason))
 
-    ok_frame = frame.drop(index=list(problems))
+    # Dropping no rows still copies a frame, so each drop runs only when needed.
+    ok_frame = frame.drop(index=list(problems)) if problems else frame
     typed = _typed_rows(ok_frame)
     duplicate_of = _find_duplicates(typed, problems)
-    valid = typed.drop(index=[row for row in problems if row in typed.index])
-    valid = valid.drop(index=list(duplicate_of))
+    valid = typed
+    conflicting = [row for row in problems if row in typed.index]
+    if conflicting:
+        valid = valid.drop(index=conflicting)
+    if duplicate_of:
+        valid = valid.drop(index=list(duplicate_of))
 
     _log_problems(problems)
     log.info(

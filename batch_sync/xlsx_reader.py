@@ -27,6 +27,7 @@ from batch_sync.errors import InputError
 from batch_sync.table import (
     DEFAULT_HEADER_SPEC,
     HEADER_SEARCH_ROWS,
+    HIDDEN_ROW_NOTE,
     CellProblem,
     HeaderSpec,
     SourceTable,
@@ -43,8 +44,6 @@ log = structlog.get_logger(__name__)
 # scientific notation for whole numbers of more than 11 digits.
 EXCEL_DIGITS = 15
 GENERAL_MAX_DIGITS = 11
-
-HIDDEN_ROW_NOTE = "the row is hidden in the sheet (hidden or filtered out) and was read"
 
 # The compound-file signature that starts both a legacy .xls file and an
 # encrypted (password-protected) .xlsx file.

@@ -43,6 +43,8 @@ WARNINGS = (
 )
 
 # One line per input row, in this order, in the CSV and in the XLSX Rows sheet.
+# ``notes`` contains facts about the row that do not make it invalid, such as
+# a hidden row or a placeholder that the column mapping replaced.
 RESULT_COLUMNS = (
     "row",
     "skuId",
@@ -62,6 +64,7 @@ RESULT_COLUMNS = (
     "attempts",
     "seconds",
     "warnings",
+    "notes",
     "error",
 )
 

@@ -54,11 +54,18 @@ def _matches(values: pd.Series, pattern: str) -> pd.Series:
 
 
 def _too_large(values: pd.Series) -> pd.Series:
-    whole = _matches(values, _WHOLE)
-    digits = values.where(whole, "0").str.strip().str.split(".").str[0]
-    return whole & (digits.str.lstrip("0").str.len() > 9) & (
+    # Only a whole number of 10 or more characters can exceed the maximum,
+    # so the slower digit parsing runs on those few values alone.
+    stripped = values.str.strip()
+    long_whole = _matches(values, _WHOLE) & (stripped.str.len() > 9)
+    too_large = pd.Series(False, index=values.index)
+    if not long_whole.any():
+        return too_large
+    digits = stripped[long_whole].str.replace(r"\..*$", "", regex=True)
+    too_large[long_whole] = (digits.str.lstrip("0").str.len() > 9) & (
         pd.to_numeric(digits, errors="coerce") > MAX_WHOLE_NUMBER
     )
+    return too_large
 
 
 def _whole_number_checks(column: str, minimum: int) -> list[pa.Check]:
@@ -157,7 +164,10 @@ InventoryRowSchema = pa.DataFrameSchema(
 
 def to_whole_numbers(values: pd.Series) -> pd.Series:
     """Convert values that passed the whole-number checks to int64, such as ``3.0`` to 3."""
-    return values.str.strip().str.replace(r"\.0*$", "", regex=True).astype("int64")
+    stripped = values.str.strip()
+    if stripped.str.contains(".", regex=False).any():
+        stripped = stripped.str.replace(r"\.0*$", "", regex=True)
+    return stripped.astype("int64")
 
 
 def to_inventory_types(values: pd.Series) -> pd.Series:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from batch_sync import csv_layout, csv_reader
+from batch_sync.csv_layout import scan_records
 from batch_sync.errors import InputError
 from batch_sync.load import load_table
+from batch_sync.table import DEFAULT_HEADER_SPEC, SourceTable, map_header
 from batch_sync.validate import validate_table
 
 HEADER = "skuId,quantity,warehouseId,inventoryType"
@@ -212,3 +216,69 @@ def test_stray_quote_rejected(tmp_path: Path) -> None:
         load_table(path)
 
     assert "not valid CSV" in str(error.value)
+
+
+TRICKY_CSV = (
+    "Stock export\r\n"
+    f"{HEADER},note\r\n"
+    'A-1,1,1,AVAILABLE,"two\r\nlines"\r\n'
+    '"B ""2""",2,1,DAMAGED,\n'
+    "\n"
+    ' , ,"",\t\r'
+    "C;3,3,1\n"
+    "D-4,4,1,AVAILABLE,x,,\n"
+    "E-5,5,1,AVAILABLE,x,extra\n"
+    "Ž-6,6,1,AVAILABLE,Café"
+)
+
+
+def _read_both_ways(tmp_path: Path, text: str) -> tuple[SourceTable, SourceTable]:
+    path = write(tmp_path, text.encode())
+    spec = DEFAULT_HEADER_SPEC
+    header_row, header, _ = csv_reader._find_header(text, ",", spec)
+    header_map = map_header(header, str(path), spec)
+    width = len(header)
+    fast = csv_reader._read_records_fast(
+        path, path.read_bytes(), text, "utf-8", ",", header_row, header_map, width
+    )
+    exact = csv_reader._read_records(path, text, ",", header_row, header_map, width)
+    assert fast is not None
+    return fast, exact
+
+
+def test_fast_reader_matches_csv_module(tmp_path: Path) -> None:
+    fast, exact = _read_both_ways(tmp_path, TRICKY_CSV)
+
+    pd.testing.assert_frame_equal(fast.frame, exact.frame)
+    assert fast.cell_problems == exact.cell_problems
+    assert fast.blank_rows == exact.blank_rows
+    assert list(fast.frame.index) == [3, 4, 7, 8, 9, 10]
+    assert [problem.row for problem in fast.cell_problems] == [7, 9]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [f'{HEADER}\n"A"1,1,1,AVAILABLE\n', f'{HEADER}\nA"1,1,1,AVAILABLE\n'],
+    ids=["after-closing-quote", "inside-unquoted-value"],
+)
+def test_fast_reader_declines_stray_quote(tmp_path: Path, text: str) -> None:
+    assert scan_records(text.encode(), ",") is None
+
+
+def test_quote_inside_value_kept(tmp_path: Path) -> None:
+    path = write(tmp_path, f'{HEADER}\nA"1,1,1,AVAILABLE\n'.encode())
+
+    table = load_table(path)
+
+    assert list(table.frame["skuId"]) == ['A"1']
+
+
+def test_fast_reader_full_blank_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(csv_layout, "FULL_SCAN_CANDIDATES", 0)
+
+    fast, exact = _read_both_ways(tmp_path, TRICKY_CSV)
+
+    pd.testing.assert_frame_equal(fast.frame, exact.frame)
+    assert fast.blank_rows == exact.blank_rows

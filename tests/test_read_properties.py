@@ -10,9 +10,13 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+import pandas as pd
 from openpyxl import Workbook
 
+from batch_sync import csv_reader
+from batch_sync.errors import InputError
 from batch_sync.load import load_table
+from batch_sync.table import DEFAULT_HEADER_SPEC, map_header
 from tests.workbooks import HEADER
 
 # Characters that damage ids in real exports: digits (leading zeros, long
@@ -107,3 +111,46 @@ def test_xlsx_round_trip(skus: list[str]) -> None:
 
     assert list(table.frame["skuId"]) == skus
     assert table.cell_problems == []
+
+
+_PLAIN_FIELD = st.text(alphabet="a1 Ž\t", max_size=4)
+_QUOTED_FIELD = st.text(alphabet='a1 ,"\r\n', max_size=4).map(
+    lambda value: '"' + value.replace('"', '""') + '"'
+)
+_RECORD = st.lists(st.one_of(_PLAIN_FIELD, _QUOTED_FIELD), max_size=6).map(",".join)
+_TERMINATOR = st.sampled_from(["\n", "\r\n", "\r"])
+# Records of plain and quoted fields with ragged lengths, blank records and
+# every line terminator, or raw text with stray quotes.
+RAW_CSV_BODY = st.one_of(
+    st.lists(st.tuples(_RECORD, _TERMINATOR), min_size=2, max_size=8).map(
+        lambda records: "".join(record + end for record, end in records)
+    ),
+    st.text(alphabet='a1 ,"\r\n\tŽ', max_size=60),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=RAW_CSV_BODY)
+def test_fast_csv_reader_matches_csv_module(body: str) -> None:
+    text = "skuId,quantity,warehouseId,inventoryType\n" + body
+    spec = DEFAULT_HEADER_SPEC
+    header_map = map_header(text.split("\n")[0].split(","), "stock.csv", spec)
+    path = Path("stock.csv")
+
+    try:
+        exact = csv_reader._read_records(path, text, ",", 1, header_map, 4)
+    except (csv.Error, InputError):
+        exact = None
+    try:
+        fast = csv_reader._read_records_fast(
+            path, text.encode(), text, "utf-8", ",", 1, header_map, 4
+        )
+    except InputError:
+        fast = None
+
+    if fast is None:
+        return
+    assert exact is not None
+    pd.testing.assert_frame_equal(fast.frame, exact.frame)
+    assert fast.cell_problems == exact.cell_problems
+    assert fast.blank_rows == exact.blank_rows

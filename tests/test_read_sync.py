@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+from batch_sync.table import HIDDEN_ROW_NOTE
 from tests.conftest import TEST_TOKEN, CliResult, Sandbox, run_cli
 from tests.workbooks import HEADER, replace_cell_xml, write_workbook
 
@@ -106,3 +107,6 @@ def test_workbook_syncs_exact_values(sandbox: Sandbox, tmp_path: Path) -> None:
     assert lines[6]["status"] == "invalid"
     assert "skuId is stored as the number 1.234567890123457e+18" in lines[6]["error"]
     assert lines[5]["status"] == "synced"
+    assert lines[5]["notes"] == HIDDEN_ROW_NOTE
+    assert lines[3]["notes"] == ""
+    assert summary(report_dir)["hiddenRows"] == 1

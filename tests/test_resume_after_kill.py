@@ -36,14 +36,26 @@ def start_sync(path: Path, url: str, report_dir: Path) -> subprocess.Popen[bytes
     )
 
 
-def kill_when_stored(process: subprocess.Popen[bytes], url: str, records: int) -> None:
-    """SIGKILL the process once the sandbox has stored ``records`` records."""
+def kill_when_stored(process: subprocess.Popen[bytes], url: str, records: int, state_dir: Path) -> None:
+    """SIGKILL the process once the sandbox has stored ``records`` records and the run journaled some.
+
+    The journal commits in batches, so on a busy machine the sandbox can be
+    ahead of it; waiting for a journaled row makes every kill leave rows to skip.
+    """
     while process.poll() is None:
-        if httpx.get(f"{url}/_sandbox/health", timeout=10).json()["records"] >= records:
+        stored = httpx.get(f"{url}/_sandbox/health", timeout=10).json()["records"]
+        if stored >= records and _latest_run_has_synced_rows(state_dir):
             process.send_signal(signal.SIGKILL)
             break
         time.sleep(0.02)
     process.wait()
+
+
+def _latest_run_has_synced_rows(state_dir: Path) -> bool:
+    try:
+        return bool(journal_synced_keys(state_dir))
+    except sqlite3.Error:
+        return False
 
 
 def sent_keys(entries: list[dict[str, Any]]) -> set[tuple[str, int, str]]:
@@ -71,7 +83,7 @@ def test_killed_runs_resume_to_completion(tmp_path: Path, state_dir: Path) -> No
         for number, records in enumerate(KILL_POINTS):
             seen = len(sandbox.received())
             process = start_sync(path, sandbox.url, tmp_path / f"killed-{number}")
-            kill_when_stored(process, sandbox.url, records)
+            kill_when_stored(process, sandbox.url, records, state_dir)
 
             assert process.returncode == -signal.SIGKILL
             resent = sent_keys(sandbox.received()[seen:]) & confirmed

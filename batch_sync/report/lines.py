@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import pandas as pd
+
 from batch_sync.upload import RowOutcome
 from batch_sync.validate import RowProblem, ValidatedTable, describe_problems
 from schemas.report import (
@@ -52,7 +54,9 @@ def cut_error(text: str, secrets: Iterable[str] = ()) -> str:
     return text[: MAX_ERROR_TEXT - 1] + "…"
 
 
-def _result_line(row: int, source_row: Any, status: str, error: str) -> dict[str, Any]:
+def _result_line(
+    row: int, source_row: Any, status: str, error: str, note: str
+) -> dict[str, Any]:
     return {
         "row": row,
         "skuId": source_row[SKU_ID],
@@ -60,6 +64,7 @@ def _result_line(row: int, source_row: Any, status: str, error: str) -> dict[str
         "inventoryType": source_row[INVENTORY_TYPE],
         "quantity": source_row[QUANTITY],
         "status": status,
+        "notes": note,
         "error": error,
         "_warnings": (),
         "_error_kind": error if status in (INVALID, FAILED) else "",
@@ -143,25 +148,25 @@ def result_lines(
 def _raw_lines(
     table: ValidatedTable, outcomes: dict[int, RowOutcome], unsent_reason: str
 ) -> Iterator[dict[str, Any]]:
-    valid_rows = table.valid
+    valid = _ValidValues(table.valid)
     skipped = {skipped.row: skipped for skipped in table.source.skipped_rows}
-    frame_rows = ((int(row), values) for row, values in table.source.frame.iterrows())
+    frame_rows = _frame_rows(table.source.frame)
+    notes = table.source.row_notes
     for row, source_row in _merge_rows(frame_rows, skipped):
+        note = notes.get(row, "")
         if row in skipped:
-            yield _result_line(row, source_row, SKIPPED, skipped[row].reason)
+            yield _result_line(row, source_row, SKIPPED, skipped[row].reason, note)
             continue
         if row in table.problems:
-            line = _result_line(row, source_row, INVALID, describe_problems(table.problems[row]))
+            error = describe_problems(table.problems[row])
+            line = _result_line(row, source_row, INVALID, error, note)
             line["_error_kind"] = _problem_kind(table.problems[row])
             yield line
             continue
 
-        line = _result_line(row, source_row, NOT_SENT, unsent_reason)
+        line = _result_line(row, source_row, NOT_SENT, unsent_reason, note)
         first = table.duplicate_of.get(row, row)
-        if first in valid_rows.index:
-            line["quantity"] = int(valid_rows.at[first, QUANTITY])
-            line["inventoryType"] = valid_rows.at[first, INVENTORY_TYPE]
-            line["warehouseId"] = int(valid_rows.at[first, WAREHOUSE_ID])
+        valid.fill(line, first)
         if first in outcomes:
             _add_outcome(line, outcomes[first])
         if first != row:
@@ -170,6 +175,35 @@ def _raw_lines(
             note = f"same row as row {first}, sent once"
             line["error"] = f"{note}; {line['error']}" if line["error"] else note
         yield line
+
+
+class _ValidValues:
+    """The typed values of the valid rows, looked up by sheet row without pandas indexing."""
+
+    def __init__(self, valid: pd.DataFrame) -> None:
+        if not valid.index.is_monotonic_increasing:
+            valid = valid.sort_index()
+        self.rows = valid.index.to_numpy()
+        self.quantities = valid[QUANTITY].tolist()
+        self.warehouse_ids = valid[WAREHOUSE_ID].tolist()
+        self.inventory_types = valid[INVENTORY_TYPE].tolist()
+
+    def fill(self, line: dict[str, Any], row: int) -> None:
+        """Put the typed values of ``row`` into ``line`` if the row is valid."""
+        position = int(self.rows.searchsorted(row))
+        if position == len(self.rows) or self.rows[position] != row:
+            return
+        line["quantity"] = int(self.quantities[position])
+        line["inventoryType"] = self.inventory_types[position]
+        line["warehouseId"] = int(self.warehouse_ids[position])
+
+
+def _frame_rows(frame: pd.DataFrame) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield each row number with its required values, without a Series per row."""
+    names = [SKU_ID, QUANTITY, WAREHOUSE_ID, INVENTORY_TYPE]
+    columns = [frame[name] for name in names]
+    for row, *values in zip(frame.index, *columns):
+        yield int(row), dict(zip(names, values))
 
 
 def _merge_rows(

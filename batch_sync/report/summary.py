@@ -75,6 +75,7 @@ def build_summary(
         "skipped": counts[SKIPPED],
         "duplicateRows": len(table.duplicate_of),
         "blankRowsSkipped": table.source.blank_rows,
+        "hiddenRows": tally.hidden_rows,
         "ignoredColumns": table.source.ignored_columns,
         "warnings": tally.warning_counts(),
         "returnedOrders": tally.returned_orders,

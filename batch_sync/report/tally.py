@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from batch_sync.table import HIDDEN_ROW_NOTE
 from schemas.report import FAILED, INVALID, STATUSES, WARNINGS
 
 # The summary lists this many of the most common errors.
@@ -35,6 +36,7 @@ class ReportTally:
     statuses: Counter[str] = field(default_factory=Counter)
     warnings: Counter[str] = field(default_factory=Counter)
     returned_orders: int = 0
+    hidden_rows: int = 0
     units: dict[tuple[int, str], UnitTotals] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     # Sheet row -> error text of every invalid or failed row, for the to-fix file.
@@ -45,6 +47,8 @@ class ReportTally:
         self.rows_read += 1
         status = line["status"]
         self.statuses[status] += 1
+        if HIDDEN_ROW_NOTE in line["notes"]:
+            self.hidden_rows += 1
         if status in (INVALID, FAILED):
             self.rows_to_fix[line["row"]] = line["error"]
             self._count_error(line["_error_kind"] or line["error"])

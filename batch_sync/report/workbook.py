@@ -187,6 +187,7 @@ def write_summary_sheet(sheet: SummarySheet, summary: dict[str, Any], tally: Rep
     for name, count in tally.warning_counts().items():
         sheet.row(name, count)
     sheet.row("returned orders (total)", summary["returnedOrders"])
+    sheet.row("hidden rows (read; see notes)", summary["hiddenRows"])
 
     sheet.section("Units per warehouse", "inventoryType", "rows sent", "units sent", "rows acknowledged", "units acknowledged")
     for warehouse, kind, totals in tally.unit_rows():

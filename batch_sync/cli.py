@@ -7,6 +7,7 @@ message and an exit status, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import structlog
@@ -64,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of stdout went away (for example `batch-sync history | head`).
+        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     finally:
         log_suppressed_repeats()
 

@@ -87,6 +87,20 @@ def _is_warehouse_refusal(response: httpx.Response) -> bool:
     return "warehouse" in response.text.lower()
 
 
+# What ops staff can do about a final answer, by HTTP status.
+_ADVICE = {
+    400: "; correct the row as the API's message says",
+    403: "; the merchant may not update this warehouse, so check warehouseId or ask e-CROSS for access",
+    404: "; check warehouseId: e-CROSS has no such warehouse for this merchant",
+    409: "; another update of the same record was in progress, so run the file again",
+    422: "; correct the row as the API's message says",
+}
+
+
+def _advice(status: int) -> str:
+    return _ADVICE.get(status, "")
+
+
 def default_transport(settings: ClientSettings) -> httpx.AsyncBaseTransport:
     """Build the aiohttp-based transport with one pooled connection per worker."""
     return AiohttpTransport(max_connections=settings.concurrency)
@@ -149,7 +163,9 @@ class EcrossClient:
         status = response.status_code
         if status == 401 or (status == 403 and not _is_warehouse_refusal(response)):
             raise CredentialsRejected(
-                f"the API rejected the token (HTTP {status}): {excerpt(response.text)}",
+                f"the API rejected the token (HTTP {status}): {excerpt(response.text)}; "
+                "renew ECROSS_TOKEN (or check ECROSS_CLIENT_ID and ECROSS_CLIENT_SECRET) "
+                "and run the same command again to send the remaining rows",
                 generation=generation,
                 http_status=status,
             )
@@ -160,7 +176,7 @@ class EcrossClient:
                 retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             )
         if not response.is_success:
-            raise RowRejected(f"HTTP {status}: {api_message(response)}", http_status=status)
+            raise RowRejected(f"HTTP {status}: {api_message(response)}{_advice(status)}", http_status=status)
 
         try:
             record = parse_inventory_record(orjson.loads(response.content))

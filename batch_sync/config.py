@@ -9,6 +9,7 @@ collected, so one run reports them all at once.
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import tomllib
@@ -100,6 +101,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
             return _flatten(tomllib.load(handle))
     except tomllib.TOMLDecodeError as error:
         raise InputError(f"{path}: invalid TOML ({error}); fix the line it names") from error
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: the file is not UTF-8 text; save it as UTF-8") from error
     except OSError as error:
         raise InputError(f"{path}: cannot read the configuration ({error.strerror})") from error
 
@@ -123,7 +126,7 @@ def resolve(
                 "in the environment instead"
             )
         else:
-            problems.append(f"{where}: unknown key '{key}'; the known keys are listed by 'batch-sync config'")
+            problems.append(f"{where}: unknown key '{key}'; the known keys are {', '.join(sorted(known))}")
 
     resolved: dict[str, Resolved] = {}
     for setting in settings:
@@ -189,7 +192,7 @@ def whole_number(minimum: int, maximum: int) -> Callable[[Any], int]:
             raise ValueError(f"expected a whole number from {minimum} to {maximum}")
         try:
             number = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"expected a whole number from {minimum} to {maximum}") from None
         if isinstance(value, float) and not value.is_integer():
             raise ValueError(f"expected a whole number from {minimum} to {maximum}")
@@ -225,7 +228,7 @@ def non_negative_number(expected: str) -> Callable[[Any], float]:
             number = float(value)
         except (TypeError, ValueError):
             raise ValueError(f"expected {expected}") from None
-        if not number >= 0:
+        if not (number >= 0 and math.isfinite(number)):
             raise ValueError(f"expected {expected}")
         return number
 

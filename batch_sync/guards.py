@@ -73,12 +73,17 @@ def check_zero_share(
 
 
 def check_already_synced(previous_run: str | None) -> GuardFailure | None:
-    """Refuse a file whose exact content a finished run already synced."""
+    """Refuse a file whose exact content a finished run already synced.
+
+    ``previous_run`` names that run and its exit status, for example
+    ``run 4 (exit status 1)``.
+    """
     if previous_run is None:
         return None
     return GuardFailure(
-        f"the same file content was already synced successfully by run {previous_run}, "
-        "so this run would only load the API",
+        f"the same file content was already synced by {previous_run}, which tried "
+        "every valid row, so this run would only send the same quantities again "
+        "(its report lists any rows to fix)",
         "--allow-resync",
     )
 

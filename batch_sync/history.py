@@ -106,21 +106,21 @@ class RunHistory:
             (run_id, source, valid_rows, zero_quantity_rows, json.dumps(summary)),
         )
 
-    def completed_run_with_content(self, digest: str, before_run: int | None = None) -> int | None:
-        """Return the id of a completed run of exactly this content, or None."""
+    def completed_run_with_content(self, digest: str, before_run: int | None = None) -> tuple[int, int] | None:
+        """Return the id and exit status of a completed run of exactly this content, or None."""
         db = self._connect()
         if db is None:
             return None
         row = db.execute(
             f"""
-            SELECT id FROM runs
+            SELECT id, exit_status FROM runs
             WHERE content_hash = ? AND exit_status IN ({",".join("?" * len(COMPLETED_EXIT_STATUSES))})
               AND (? IS NULL OR id < ?)
             ORDER BY id DESC LIMIT 1
             """,
             (digest, *COMPLETED_EXIT_STATUSES, before_run, before_run),
         ).fetchone()
-        return None if row is None else int(row[0])
+        return None if row is None else (int(row[0]), int(row[1]))
 
     def last_completed_run(self, source: str) -> PreviousRunFacts | None:
         """Return the latest completed run of the same source, or None."""

@@ -368,7 +368,7 @@ def _check_guards(options: SyncOptions, table: ValidatedTable, digest: str, now:
         valid_rows,
         zero_rows,
         previous,
-        None if synced_by is None else str(synced_by),
+        None if synced_by is None else f"run {synced_by[0]} (exit status {synced_by[1]})",
         now,
     )
     if failure is None:

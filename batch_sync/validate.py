@@ -77,6 +77,31 @@ def _normalise_numbers(frame: pd.DataFrame, decimal_comma: bool) -> pd.DataFrame
     return normalised
 
 
+def _add_thousands_separator_problems(frame: pd.DataFrame, problems: dict[int, list[RowProblem]]) -> None:
+    """Make a number with a '.' invalid in a file whose decimal separator is ','.
+
+    ``frame`` holds the values as read, before the decimal comma is replaced.
+
+    In such files '.' is the thousands separator, so ``1.000`` may mean one
+    thousand; reading it as 1 or rejecting only some forms would guess.
+    """
+    for column in (QUANTITY, WAREHOUSE_ID):
+        values = frame[column]
+        has_point = values.str.contains(".", regex=False).fillna(False).astype(bool)
+        for row, value in values[has_point].items():
+            reasons = problems.setdefault(int(row), [])
+            reasons[:] = [reason for reason in reasons if reason.column != column]
+            reasons.append(
+                RowProblem(
+                    column,
+                    str(value),
+                    f"{column} contains '.' in a file whose decimal separator is ',', so "
+                    "'.' may be a thousands separator (1.000 can mean 1000); write the "
+                    "whole number without separators",
+                )
+            )
+
+
 def _schema_problems(frame: pd.DataFrame) -> dict[int, list[RowProblem]]:
     problems: dict[int, list[RowProblem]] = defaultdict(list)
     try:
@@ -155,6 +180,8 @@ def validate_table(source: SourceTable) -> ValidatedTable:
     """Validate every row of ``source`` and split it into rows to send and problems."""
     frame = _normalise_numbers(source.frame, source.decimal_comma)
     problems = _schema_problems(frame)
+    if source.decimal_comma:
+        _add_thousands_separator_problems(source.frame, problems)
 
     for problem in source.cell_problems:
         reasons = problems.setdefault(problem.row, [])

@@ -24,6 +24,7 @@ from xml.etree.ElementTree import ParseError
 import structlog
 
 from batch_sync.errors import InputError
+from batch_sync.progress import Progress
 from batch_sync.table import (
     DEFAULT_HEADER_SPEC,
     HEADER_SEARCH_ROWS,
@@ -39,6 +40,9 @@ from batch_sync.xlsx_parts import Cell, Package, SheetInfo, open_package
 from schemas.row import SKU_ID
 
 log = structlog.get_logger(__name__)
+
+# Rows between two updates of the loading progress bar.
+PROGRESS_STEP = 1000
 
 # Excel keeps 15 significant digits, and the General format switches to
 # scientific notation for whole numbers of more than 11 digits.
@@ -277,7 +281,11 @@ def _read_sheet(
     problems: list[CellProblem] = []
     notes: dict[int, str] = {}
     blank_rows = 0
+    # The total is unknown while streaming, so the bar shows rows read and their rate.
+    progress = Progress(None, f"reading {sheet.name}")
     for row in package.iter_rows(sheet.part, set(positions.values())):
+        if row.number % PROGRESS_STEP == 0:
+            progress.advance(PROGRESS_STEP)
         if row.number <= header_row:
             continue
         texts = {
@@ -296,6 +304,7 @@ def _read_sheet(
             if reason is not None:
                 problems.append(CellProblem(row.number, name, text, reason))
 
+    progress.close()
     if not row_numbers:
         raise InputError(
             f"{source}: the sheet has a header row but no data rows; export the "

@@ -109,21 +109,71 @@ def changed_only_section() -> list[Row]:
 
 # Section name -> function. The reading and memory sections are added by
 # benchmarks.read and benchmarks.memory; keep them in this order.
+def read_section() -> list[Row]:
+    from benchmarks.read import read_rows
+
+    rows: list[Row] = []
+    for label, ours, reference_label, reference, ratio, target, ours_rss, reference_rss in read_rows():
+        rows.append(
+            (
+                f"read + validate, {label} (s)",
+                ours,
+                f"{reference_label} {reference}",
+                ratio,
+                f"target {target}; peak RSS {ours_rss} vs {reference_rss} MiB",
+            )
+        )
+    return rows
+
+
+def _memory_rows(dry_run_rows: tuple[int, ...], real_run_rows: tuple[int, ...]) -> list[Row]:
+    from benchmarks.memory import MEMORY_LIMIT_MIB, memory_rows
+
+    rows: list[Row] = []
+    for label, count, seconds, exit_status, peak, _target in memory_rows(dry_run_rows, real_run_rows):
+        rows.append(
+            (
+                f"peak RSS, {label}, {count} rows (MiB)",
+                peak,
+                f"limit {MEMORY_LIMIT_MIB}",
+                f"{float(peak) / MEMORY_LIMIT_MIB:.2f}",
+                f"{seconds} s, exit status {exit_status}",
+            )
+        )
+    return rows
+
+
+def memory_section() -> list[Row]:
+    from benchmarks.memory import DRY_RUN_ROWS, REAL_RUN_ROWS
+
+    return _memory_rows(DRY_RUN_ROWS, REAL_RUN_ROWS)
+
+
+def memory_1m_section() -> list[Row]:
+    from benchmarks.memory import FULL_DRY_RUN_ROWS
+
+    return _memory_rows(FULL_DRY_RUN_ROWS, ())
+
+
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "upload": upload_section,
     "changed-only": changed_only_section,
-    # "read": read_section,
-    # "memory": memory_section,
+    "read": read_section,
+    "memory": memory_section,
 }
+# Sections that run only when named, because they do not fit make bench's
+# ten-minute budget on this machine.
+EXTRA_SECTIONS: dict[str, Callable[[], list[Row]]] = {"memory-1m": memory_1m_section}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("sections", nargs="*", metavar="SECTION", help=f"any of {', '.join(SECTIONS)} (default: all)")
+    parser.add_argument("sections", nargs="*", metavar="SECTION", help=f"any of {', '.join([*SECTIONS, *EXTRA_SECTIONS])} (default: {', '.join(SECTIONS)})")
     args = parser.parse_args()
-    unknown = [name for name in args.sections if name not in SECTIONS]
+    known = {**SECTIONS, **EXTRA_SECTIONS}
+    unknown = [name for name in args.sections if name not in known]
     if unknown:
-        parser.error(f"unknown section {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+        parser.error(f"unknown section {', '.join(unknown)}; choose from {', '.join(known)}")
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
 
     print(f"benchmarks on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, {sys.platform}")
@@ -131,7 +181,7 @@ def main() -> None:
     print("| figure | ours | reference | ratio | note |")
     print("|---|---|---|---|---|")
     for name in args.sections or SECTIONS:
-        for row in SECTIONS[name]():
+        for row in known[name]():
             print("| " + " | ".join(row) + " |", flush=True)
 
 

@@ -81,7 +81,10 @@ def _sync(path: Path, url: str, work_dir: Path, concurrency: int, *flags: str) -
     command = [
         sys.executable, "-m", "batch_sync", "sync", str(path),
         "--base-url", url, "--concurrency", str(concurrency), "--rate-limit", "0",
-        "--report-dir", str(work_dir / "reports"), *flags,
+        "--report-dir", str(work_dir / "reports"),
+        # bench-data/ keeps generated files between runs, so they may be older
+        # than the stale-file guard allows.
+        "--allow-old-file", *flags,
     ]
     started = time.perf_counter()
     completed = subprocess.run(command, capture_output=True, text=True, env=env)

@@ -144,3 +144,20 @@ def test_conflicting_duplicates_all_invalid(tmp_path: Path) -> None:
     assert "row 3 has 6" in validated.problems[2][0].reason
     assert "row 2 has 5" in validated.problems[3][0].reason
     assert list(validated.valid.index) == [4, 5]
+
+
+def test_semicolon_file_rejects_thousands_point(tmp_path: Path) -> None:
+    path = tmp_path / "eu.csv"
+    path.write_bytes(
+        b"skuId;quantity;warehouseId;inventoryType\r\n"
+        b"T1;1.000;1;AVAILABLE\r\nT2;12.500;1;AVAILABLE\r\nT3;3,0;1;AVAILABLE\r\n"
+    )
+
+    table = validate_table(load_table(path))
+
+    assert list(table.valid.index) == [4]
+    assert int(table.valid.at[4, "quantity"]) == 3
+    for row in (2, 3):
+        (problem,) = table.problems[row]
+        assert problem.column == "quantity"
+        assert "thousands separator" in problem.reason

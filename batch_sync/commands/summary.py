@@ -17,6 +17,10 @@ def _summary_row(label: str, value: object, indent: int = 2) -> str:
 def format_summary(summary: dict[str, Any]) -> str:
     """Format the run summary as a short table for the terminal."""
     lines = [f"input: {summary['inputFile']}"]
+    if summary.get("sheet"):
+        lines.append(f"  sheet: {summary['sheet']}")
+    if summary.get("encoding"):
+        lines.append(f"  encoding: {summary['encoding']}")
     if summary.get("runId") is not None:
         lines.append(_summary_row("run", summary["runId"]))
     lines.append(_summary_row("rows read", summary["rowsRead"]))
@@ -29,6 +33,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         ("skipped", "skipped"),
     ):
         lines.append(_summary_row(label, summary.get(key, 0)))
+
+    if summary.get("hiddenRows"):
+        lines.append(_summary_row("hidden rows (read)", summary["hiddenRows"]))
 
     warnings = {name: count for name, count in summary["warnings"].items() if count}
     lines.append(_summary_row("warnings", sum(warnings.values())))

@@ -493,6 +493,8 @@ def _run_sync(options: SyncOptions) -> SyncResult:
         invalid=summary["invalid"],
         failed=summary["failed"],
         not_sent=summary["notSent"],
+        skipped=summary["skipped"],
+        warnings=summary["warnings"],
         http_429=summary["http429"],
         request_rate=summary["requestRate"],
         results=str(paths.results_csv),

@@ -40,7 +40,7 @@ class PendingRow:
     body: InventoryRequest
 
 
-@dataclass
+@dataclass(slots=True)
 class RowOutcome:
     """What happened to one row that reached the upload stage."""
 

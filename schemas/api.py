@@ -88,7 +88,7 @@ def request_problems(body: Any) -> list[str]:
     return problems
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InventoryRecord:
     """The stored record that e-CROSS returns with a 200 response."""
 

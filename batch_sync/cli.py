@@ -19,7 +19,7 @@ from batch_sync.commands import sync as sync_command
 from batch_sync.errors import InputError
 from batch_sync.lock import RunLocked
 from batch_sync.logs import configure_logging, level_for, log_suppressed_repeats
-from batch_sync.run import EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_UNUSABLE_INPUT
+from batch_sync.options import EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_UNUSABLE_INPUT
 
 log = structlog.get_logger(__name__)
 

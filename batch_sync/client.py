@@ -19,9 +19,14 @@ from dataclasses import dataclass
 import httpx
 import orjson
 
-from batch_sync.transport import AiohttpTransport
 from batch_sync.errors import CredentialsRejected, RowRejected, TransientError
-from schemas.api import INVENTORIES_PATH, InventoryRecord, InventoryRequest, parse_inventory_record
+from batch_sync.transport import AiohttpTransport
+from schemas.api import (
+    INVENTORIES_PATH,
+    InventoryRecord,
+    InventoryRequest,
+    parse_inventory_record,
+)
 from schemas.report import MAX_ERROR_EXCERPT
 
 DEFAULT_BASE_URL = "https://product.api.e-cross.tech"

@@ -20,11 +20,17 @@ import structlog
 
 from batch_sync.auth import TokenSource
 from batch_sync.client import EcrossClient
-from batch_sync.errors import ApiUnavailable, CredentialsRejected, RowRejected, RunAborted, TransientError
+from batch_sync.errors import (
+    ApiUnavailable,
+    CredentialsRejected,
+    RowRejected,
+    RunAborted,
+    TransientError,
+)
 from batch_sync.ratelimit import AdaptiveRateLimiter
 from batch_sync.response_checks import key_mismatch, record_warnings
 from schemas.api import InventoryRecord, InventoryRequest
-from schemas.report import FAILED, NOT_SENT, SYNCED
+from schemas.report import FAILED, SYNCED
 
 log = structlog.get_logger(__name__)
 

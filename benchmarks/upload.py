@@ -57,7 +57,7 @@ async def _run_uploader(
     from batch_sync.client import ClientSettings, EcrossClient
     from batch_sync.journal import Journal, JournalEntry
     from batch_sync.ratelimit import AdaptiveRateLimiter
-    from batch_sync.run import row_key
+    from batch_sync.sending import row_key
     from batch_sync.upload import PendingRow, RowOutcome, Uploader
 
     synced = 0

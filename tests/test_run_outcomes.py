@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batch_sync.run import compact_outcome
+from batch_sync.sending import compact_outcome
 from batch_sync.upload import RowOutcome
 from schemas.api import inventory_request, parse_inventory_record
 

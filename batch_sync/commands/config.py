@@ -9,7 +9,14 @@ from pathlib import Path
 from batch_sync.commands.sync import add_config_flag
 from batch_sync.config import read_secret
 from batch_sync.errors import InputError
-from batch_sync.settings import CLIENT_ID_ENV, CLIENT_SECRET_ENV, TOKEN_ENV, add_setting_flags, describe, resolve_settings
+from batch_sync.settings import (
+    CLIENT_ID_ENV,
+    CLIENT_SECRET_ENV,
+    TOKEN_ENV,
+    add_setting_flags,
+    describe,
+    resolve_settings,
+)
 
 
 def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:

@@ -68,7 +68,13 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
 
 
 def run(args: argparse.Namespace) -> int:
-    from batch_sync.sandbox import SandboxState, check_loopback, load_catalog, responses_from_args, serve
+    from batch_sync.sandbox import (
+        SandboxState,
+        check_loopback,
+        load_catalog,
+        responses_from_args,
+        serve,
+    )
     from batch_sync.sandbox_faults import faults_from_arguments
 
     token = args.token or os.environ.get(SANDBOX_TOKEN_ENV) or os.environ.get(TOKEN_ENV)

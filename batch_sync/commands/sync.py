@@ -13,7 +13,8 @@ from batch_sync.config import Config, read_secret
 from batch_sync.errors import InputError
 from batch_sync.guards import GuardSettings
 from batch_sync.logs import REDACTOR, configure_logging
-from batch_sync.run import SyncOptions, run_sync
+from batch_sync.options import SyncOptions
+from batch_sync.run import run_sync
 from batch_sync.settings import (
     CLIENT_ID_ENV,
     CLIENT_SECRET_ENV,

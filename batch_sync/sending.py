@@ -1,0 +1,263 @@
+"""Send a validated table: build requests, run the uploader and the optional verification.
+
+This is the asynchronous part of a run. It records each outcome in the run
+journal as it arrives and returns what the report needs, also when the run
+is interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import signal
+import time
+from collections.abc import Container, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from batch_sync.auth import ClientCredentialsToken, StaticToken, TokenSource
+from batch_sync.changes import LISTING_PAGE_SIZE, ChangeScan, scan_changes
+from batch_sync.client import ClientSettings, EcrossClient
+from batch_sync.errors import RunAborted, TransientError
+from batch_sync.journal import ConfirmedRow, Journal, JournalEntry, RowKey
+from batch_sync.listing import InventoryLister
+from batch_sync.options import SyncOptions
+from batch_sync.progress import Progress
+from batch_sync.ratelimit import AdaptiveRateLimiter
+from batch_sync.response_checks import record_warnings
+from batch_sync.upload import PendingRow, RowOutcome, Uploader
+from batch_sync.validate import ValidatedTable
+from batch_sync.verify import ALL_MODE, VerifyResult, file_keys, verify_records
+from schemas.api import inventory_request
+from schemas.report import SYNCED
+from schemas.row import INVENTORY_TYPE, QUANTITY, SKU_ID, WAREHOUSE_ID
+
+log = structlog.get_logger(__name__)
+
+
+def row_key(body: Any) -> RowKey:
+    """Return the journal key of a request body: skuId, warehouseId, inventoryType."""
+    return (body["skuId"], body["warehouseId"], body["inventoryType"])
+
+
+def pending_rows(table: ValidatedTable, skip: Container[RowKey] = ()) -> Iterator[PendingRow]:
+    """Yield the API request of every valid row in sheet order, leaving out the keys in ``skip``."""
+    valid = table.valid
+    for row, sku_id, quantity, warehouse_id, inventory_type in zip(
+        valid.index,
+        valid[SKU_ID],
+        valid[QUANTITY],
+        valid[WAREHOUSE_ID],
+        valid[INVENTORY_TYPE],
+    ):
+        body = inventory_request(str(sku_id), int(quantity), int(warehouse_id), str(inventory_type))
+        if row_key(body) not in skip:
+            yield PendingRow(int(row), body)
+
+
+def confirmed_outcomes(table: ValidatedTable, confirmed: dict[RowKey, ConfirmedRow]) -> dict[int, RowOutcome]:
+    """Build this run's outcomes of the rows that an earlier run confirmed, warnings included."""
+    outcomes: dict[int, RowOutcome] = {}
+    if not confirmed:
+        return outcomes
+    for pending in pending_rows(table):
+        earlier = confirmed.get(row_key(pending.body))
+        if earlier is not None:
+            outcomes[pending.row] = RowOutcome(
+                row=pending.row,
+                status=SYNCED,
+                http_status=earlier.http_status,
+                record=earlier.record,
+                attempts=earlier.attempts,
+                error=f"synced by run {earlier.sent_by_run}; not sent again",
+                warnings=record_warnings(pending.body, earlier.record),
+            )
+    return outcomes
+
+
+_MAX_SHARED_TEXTS = 10_000
+# Each text to its one kept copy, for every run of this process.
+_shared_texts: dict[str, str] = {}
+
+
+def _shared_text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value not in _shared_texts and len(_shared_texts) < _MAX_SHARED_TEXTS:
+        _shared_texts[value] = value
+    return _shared_texts.get(value, value)
+
+
+def compact_outcome(outcome: RowOutcome) -> RowOutcome:
+    """Return the outcome as the report keeps it, without the request body.
+
+    Texts of the stored record that are the same for many rows (merchant,
+    inventory type, warehouse name and country) share one copy each, which
+    keeps the outcomes of a large run smaller.
+    """
+    record = outcome.record
+    if record is not None:
+        record = dataclasses.replace(
+            record,
+            merchant_id=_shared_text(record.merchant_id),
+            inventory_type=_shared_text(record.inventory_type) or "",
+            warehouse_name=_shared_text(record.warehouse_name),
+            warehouse_country=_shared_text(record.warehouse_country),
+        )
+    return dataclasses.replace(outcome, body=None, record=record)
+
+
+def _token_source(options: SyncOptions) -> TokenSource:
+    if options.token:
+        return StaticToken(options.token)
+    return ClientCredentialsToken(options.auth_url, options.client_id or "", options.client_secret or "")
+
+
+@dataclass
+class UploadState:
+    """What the async part of a run leaves behind, also when it is interrupted."""
+
+    uploader: Uploader | None = None
+    verification: VerifyResult | None = None
+    changes: ChangeScan | None = None
+
+
+async def upload_and_verify(
+    options: SyncOptions,
+    table: ValidatedTable,
+    outcomes: dict[int, RowOutcome],
+    journal: Journal | None,
+    confirmed: dict[RowKey, ConfirmedRow],
+    started: dt.datetime,
+    state: UploadState,
+) -> None:
+    settings = ClientSettings(base_url=options.base_url, concurrency=options.concurrency)
+    skip: set[RowKey] = set(confirmed)
+
+    progress = Progress(len(table.valid) - len(confirmed), "sending")
+
+    def record(outcome: RowOutcome) -> None:
+        outcomes[outcome.row] = compact_outcome(outcome)
+        progress.advance(failed=outcome.status != SYNCED)
+        if journal is not None and outcome.body is not None:
+            journal.record(
+                JournalEntry(
+                    key=row_key(outcome.body),
+                    row=outcome.row,
+                    status=outcome.status,
+                    http_status=outcome.http_status,
+                    attempts=outcome.attempts,
+                    record=outcome.record,
+                    error=outcome.error,
+                )
+            )
+
+    loop = asyncio.get_running_loop()
+    tokens = _token_source(options)
+    try:
+        if options.changed_only:
+            state.changes = await _scan_changes(options, table, skip, tokens)
+            outcomes.update(state.changes.unchanged)
+            skip |= state.changes.unchanged_keys
+        rows_to_send = len(table.valid) - len(skip)
+        if options.dry_run or rows_to_send == 0:
+            return
+
+        log.info(
+            "upload.started",
+            rows=rows_to_send,
+            concurrency=options.concurrency,
+            rate_limit=options.rate_limit,
+        )
+        async with EcrossClient(settings) as client:
+            uploader = Uploader(
+                client,
+                tokens,
+                options.concurrency,
+                record,
+                retry=options.retry,
+                limiter=AdaptiveRateLimiter(options.rate_limit),
+            )
+            state.uploader = uploader
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, uploader.request_stop, f"interrupted by {signal.Signals(signum).name}")
+            upload_started = time.monotonic()
+            try:
+                await uploader.run(pending_rows(table, skip))
+                log.info("upload.finished", rows=rows_to_send, seconds=round(time.monotonic() - upload_started, 3))
+            finally:
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(signum)
+
+        if options.verify and not uploader.stop_reason:
+            _, bearer = await tokens.bearer()
+            state.verification = await asyncio.to_thread(_verify, options, table, outcomes, started, bearer)
+    finally:
+        progress.close()
+        await tokens.aclose()
+
+
+async def _scan_changes(
+    options: SyncOptions, table: ValidatedTable, skip: set[RowKey], tokens: TokenSource
+) -> ChangeScan:
+    """Compare the rows not yet sent with e-CROSS's records; a failure means every row is sent."""
+    try:
+        _, bearer = await tokens.bearer()
+    except (RunAborted, TransientError) as error:
+        log.error("changes.token_failed", error=str(error))
+        return ChangeScan(error=str(error))
+
+    def scan() -> ChangeScan:
+        settings = ClientSettings(base_url=options.base_url, concurrency=1)
+        with InventoryLister(settings, bearer, page_size=LISTING_PAGE_SIZE) as lister:
+            return scan_changes(lister, pending_rows(table, skip))
+
+    return await asyncio.to_thread(scan)
+
+
+def _verify(
+    options: SyncOptions,
+    table: ValidatedTable,
+    outcomes: dict[int, RowOutcome],
+    started: dt.datetime,
+    bearer: str,
+) -> VerifyResult:
+    synced, other_keys = file_keys(table, outcomes)
+    settings = ClientSettings(base_url=options.base_url, concurrency=1)
+    with InventoryLister(settings, bearer) as lister:
+        return verify_records(lister, synced, other_keys, started, check_all=options.verify == ALL_MODE)
+
+
+def upload_summary(
+    options: SyncOptions,
+    uploader: Uploader | None,
+    journal: Journal | None,
+    confirmed: int,
+    seconds: float,
+    changes: ChangeScan | None = None,
+) -> dict[str, Any]:
+    """Return the summary keys about sending: request rate, 429s, journal run, resume, changed-only listing."""
+    limiter = uploader.limiter if uploader is not None else None
+    requests = limiter.requests if limiter is not None else 0
+    changed_only = None
+    if changes is not None:
+        changed_only = {
+            "recordsRead": changes.records_read,
+            "pages": changes.pages,
+            "error": changes.error or None,
+        }
+    return {
+        "logRunId": structlog.contextvars.get_contextvars().get("run_id"),
+        "changedOnly": changed_only,
+        "runId": journal.run_id if journal is not None else None,
+        "resumedFromRun": journal.resumed_from if journal is not None else None,
+        "rowsConfirmedEarlier": confirmed,
+        "requestsSent": requests,
+        "requestRate": round(requests / seconds, 1) if seconds > 0 else 0.0,
+        "rateLimit": options.rate_limit,
+        "rateLimitLowest": None if limiter is None or limiter.lowest_rate is None else round(limiter.lowest_rate, 2),
+        "http429": limiter.throttled if limiter is not None else 0,
+    }

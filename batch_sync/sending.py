@@ -43,6 +43,20 @@ def row_key(body: Any) -> RowKey:
     return (body["skuId"], body["warehouseId"], body["inventoryType"])
 
 
+def journal_entry(outcome: RowOutcome) -> JournalEntry:
+    """Return the journal entry of an outcome that still has its request body."""
+    assert outcome.body is not None
+    return JournalEntry(
+        key=row_key(outcome.body),
+        row=outcome.row,
+        status=outcome.status,
+        http_status=outcome.http_status,
+        attempts=outcome.attempts,
+        record=outcome.record,
+        error=outcome.error,
+    )
+
+
 def pending_rows(table: ValidatedTable, skip: Container[RowKey] = ()) -> Iterator[PendingRow]:
     """Yield the API request of every valid row in sheet order, leaving out the keys in ``skip``."""
     valid = table.valid
@@ -143,17 +157,7 @@ async def upload_and_verify(
         outcomes[outcome.row] = compact_outcome(outcome)
         progress.advance(failed=outcome.status != SYNCED)
         if journal is not None and outcome.body is not None:
-            journal.record(
-                JournalEntry(
-                    key=row_key(outcome.body),
-                    row=outcome.row,
-                    status=outcome.status,
-                    http_status=outcome.http_status,
-                    attempts=outcome.attempts,
-                    record=outcome.record,
-                    error=outcome.error,
-                )
-            )
+            journal.record(journal_entry(outcome))
 
     loop = asyncio.get_running_loop()
     tokens = _token_source(options)

@@ -55,9 +55,9 @@ async def _run_uploader(
     """Upload through batch_sync's Uploader and record each outcome in a journal, as a real run does."""
     from batch_sync.auth import StaticToken
     from batch_sync.client import ClientSettings, EcrossClient
-    from batch_sync.journal import Journal, JournalEntry
+    from batch_sync.journal import Journal
     from batch_sync.ratelimit import AdaptiveRateLimiter
-    from batch_sync.sending import row_key
+    from batch_sync.sending import journal_entry
     from batch_sync.upload import PendingRow, RowOutcome, Uploader
 
     synced = 0
@@ -69,18 +69,7 @@ async def _run_uploader(
             nonlocal synced
             outcomes[outcome.row] = outcome
             synced += outcome.status == "synced"
-            assert outcome.body is not None
-            journal.record(
-                JournalEntry(
-                    key=row_key(outcome.body),
-                    row=outcome.row,
-                    status=outcome.status,
-                    http_status=outcome.http_status,
-                    attempts=outcome.attempts,
-                    record=outcome.record,
-                    error=outcome.error,
-                )
-            )
+            journal.record(journal_entry(outcome))
 
         settings = ClientSettings(base_url=url, concurrency=concurrency)
         async with EcrossClient(settings, transport=transport) as client:

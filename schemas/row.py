@@ -130,8 +130,8 @@ SKU_ID_CHECKS = [
     pa.Check(
         lambda s: _blank(s) | (s.str.strip() == s).fillna(True).astype(bool),
         error=(
-            "skuId starts or ends with a space; remove the spaces if they are "
-            "not part of the id"
+            "skuId starts or ends with a space, tab or line break; remove it if "
+            "it is not part of the id"
         ),
     ),
 ]

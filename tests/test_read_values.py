@@ -107,7 +107,8 @@ def test_inventory_type_rejected(tmp_path: Path, value: str) -> None:
             "20099.0",
             "skuId looks like an id that a program turned into a decimal number",
         ),
-        (" A-1", "skuId starts or ends with a space"),
+        (" A-1", "skuId starts or ends with a space, tab or line break"),
+        ("\tA-1", "skuId starts or ends with a space, tab or line break"),
         ("", "skuId is blank"),
     ],
 )

@@ -106,7 +106,7 @@ class RunHistory:
             (run_id, source, valid_rows, zero_quantity_rows, json.dumps(summary)),
         )
 
-    def completed_run_with_content(self, digest: str, before_run: int | None = None) -> tuple[int, int] | None:
+    def completed_run_with_content(self, digest: str) -> tuple[int, int] | None:
         """Return the id and exit status of a completed run of exactly this content, or None."""
         db = self._connect()
         if db is None:
@@ -115,10 +115,9 @@ class RunHistory:
             f"""
             SELECT id, exit_status FROM runs
             WHERE content_hash = ? AND exit_status IN ({",".join("?" * len(COMPLETED_EXIT_STATUSES))})
-              AND (? IS NULL OR id < ?)
             ORDER BY id DESC LIMIT 1
             """,
-            (digest, *COMPLETED_EXIT_STATUSES, before_run, before_run),
+            (digest, *COMPLETED_EXIT_STATUSES),
         ).fetchone()
         return None if row is None else (int(row[0]), int(row[1]))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import structlog
@@ -9,6 +10,7 @@ import structlog
 from batch_sync.csv_reader import read_csv
 from batch_sync.errors import InputError
 from batch_sync.mapping import apply_mapping, read_mapping
+from batch_sync.report.lines import FORMULA_STARTS
 from batch_sync.table import DEFAULT_HEADER_SPEC, SourceTable
 from batch_sync.xlsx_reader import read_xlsx
 from schemas.report import TO_FIX_REASON_COLUMN
@@ -63,7 +65,7 @@ def check_file(path: Path, max_file_mb: float) -> str:
 
 # The apostrophe that the report writer puts before text a spreadsheet would
 # run as a formula (see batch_sync.report.lines.neutralise).
-_FORMULA_GUARD = r"^'(?=[=+\-@\t\r])"
+_FORMULA_GUARD = "^'(?=[" + re.escape("".join(FORMULA_STARTS)) + "])"
 
 
 def remove_formula_guards(table: SourceTable) -> None:

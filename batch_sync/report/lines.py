@@ -28,7 +28,7 @@ from schemas.report import (
 from schemas.row import INVENTORY_TYPE, QUANTITY, SKU_ID, WAREHOUSE_ID
 
 # A spreadsheet program runs a cell that starts with one of these as a formula.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[-+]?[0-9]+(\.[0-9]+)?")
 
 
@@ -38,7 +38,7 @@ def neutralise(value: Any) -> Any:
     Text that a spreadsheet would run as a formula gets a leading apostrophe.
     A plain number such as ``-3`` is left alone, so it still reads as -3.
     """
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         if not _PLAIN_NUMBER.fullmatch(value):
             return "'" + value
     return value

@@ -92,7 +92,7 @@ def _is_warehouse_refusal(response: httpx.Response) -> bool:
     return "warehouse" in response.text.lower()
 
 
-# What ops staff can do about a final answer, by HTTP status.
+# Advice for ops staff on a final response, by HTTP status.
 _ADVICE = {
     400: "; correct the row as the API's message says",
     403: "; the merchant may not update this warehouse, so check warehouseId or ask e-CROSS for access",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class GuardFailure:
-    """Why the run refuses the file, and how to override the check."""
+    """The reason a guard rejects the file, and the flag that overrides the check."""
 
     reason: str
     override: str

@@ -284,8 +284,9 @@ class Journal:
 def _unfinished_run(connection: sqlite3.Connection, digest: str) -> int | None:
     """Return the latest run of this content if it did not finish, else None.
 
-    NOTE: a run that is still going counts as unfinished too, so two runs
-    of the same file at once share confirmed rows; nothing locks against it.
+    A run that is still going counts as unfinished too. Two runs with the
+    same state directory cannot overlap, because a sending run holds the
+    directory's lock (batch_sync.lock).
     """
     latest = connection.execute(
         "SELECT id, exit_status FROM runs WHERE content_hash = ? ORDER BY id DESC LIMIT 1",

@@ -132,7 +132,7 @@ def _token_source(options: SyncOptions) -> TokenSource:
 
 @dataclass
 class UploadState:
-    """What the async part of a run leaves behind, also when it is interrupted."""
+    """The uploader and verification result of a run, kept also when the run is interrupted."""
 
     uploader: Uploader | None = None
     verification: VerifyResult | None = None

@@ -80,7 +80,7 @@ class SourceTable:
 
 @dataclass(frozen=True)
 class HeaderMap:
-    """Where each required column is in the header row."""
+    """The position of each required column in the header row, and the ignored headers."""
 
     positions: dict[str, int]
     ignored: list[str]

@@ -48,7 +48,7 @@ class PendingRow:
 
 @dataclass(slots=True)
 class RowOutcome:
-    """What happened to one row that reached the upload stage."""
+    """The outcome of one row that reached the upload stage."""
 
     row: int
     status: str

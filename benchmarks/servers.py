@@ -7,9 +7,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from collections.abc import Iterator
 
 
 def free_port() -> int:
@@ -20,7 +20,7 @@ def free_port() -> int:
 
 @dataclass
 class ServerStats:
-    """What the server reported when it stopped."""
+    """The request count and CPU time that the server reported when it stopped."""
 
     requests: int = 0
     cpu_seconds: float = 0.0

@@ -80,7 +80,7 @@ def _write_xlsx(path: Path, source: SourceTable, rows_to_fix: dict[int, str]) ->
     # The loader has already read this workbook, so openpyxl can open it too.
     # data_only gives the value Excel saved for a formula cell, not the formula.
     # TODO: openpyxl reads every row up to the last one to fix, which takes
-    # seconds per 100,000 rows; the loader's own XML reader would be faster.
+    # seconds per 100,000 rows. The loader's own XML reader would be faster.
     workbook = openpyxl.load_workbook(source.path, read_only=True, data_only=True, keep_links=False)
     try:
         sheet = workbook[source.sheet]

@@ -36,6 +36,10 @@ DECIMAL_TAIL = re.compile(r"[0-9]+\.0+")
 
 _WHOLE = r"[0-9]+(\.0+)?"
 
+# Line breaks, tabs and the other ASCII control characters, which a cell
+# gets from a pasted value but no id contains.
+_CONTROL_CHARACTER = r"[\x00-\x1f\x7f]"
+
 
 def header_key(header: str) -> str:
     """Return the form of a header used for matching: no case, spaces, _ or -.
@@ -76,7 +80,8 @@ def _whole_number_checks(column: str, minimum: int) -> list[pa.Check]:
             error=f"{column} is blank; enter a whole number",
         ),
         pa.Check(
-            lambda s: ~_matches(s, r"-[0-9.]+([eE][+\-]?[0-9]+)?"),
+            # "-0" is zero, not negative: only a nonzero digit makes a value negative.
+            lambda s: ~_matches(s, r"-[0-9.]*[1-9][0-9.]*([eE][+\-]?[0-9]+)?"),
             error=f"{column} is negative; enter a whole number of {minimum} or more",
         ),
         pa.Check(
@@ -103,7 +108,7 @@ def _whole_number_checks(column: str, minimum: int) -> list[pa.Check]:
     if minimum > 0:
         checks.append(
             pa.Check(
-                lambda s: ~_matches(s, r"0+(\.0+)?"),
+                lambda s: ~_matches(s, r"-?(0+|0*\.0+)"),
                 error=f"{column} is 0; enter a whole number of {minimum} or more",
             )
         )
@@ -132,6 +137,16 @@ SKU_ID_CHECKS = [
         error=(
             "skuId starts or ends with a space, tab or line break; remove it if "
             "it is not part of the id"
+        ),
+    ),
+    pa.Check(
+        # Only values without spaces at their ends, so a padded id gets the reason above alone.
+        lambda s: _blank(s)
+        | (s.str.strip() != s).fillna(True).astype(bool)
+        | ~s.str.contains(_CONTROL_CHARACTER, regex=True).fillna(False).astype(bool),
+        error=(
+            "skuId has a line break, tab or other control character inside it; "
+            "remove it, as no SKU contains one"
         ),
     ),
 ]
@@ -166,6 +181,8 @@ def to_whole_numbers(values: pd.Series) -> pd.Series:
     """Convert values that passed the whole-number checks to int64, such as ``3.0`` to 3."""
     stripped = values.str.strip()
     if stripped.str.contains(".", regex=False).any():
+        # ".0" and "-.0" are zero too: give them a leading 0 before the tail goes.
+        stripped = stripped.str.replace(r"^(-?)\.", r"\g<1>0.", regex=True)
         stripped = stripped.str.replace(r"\.0*$", "", regex=True)
     return stripped.astype("int64")
 

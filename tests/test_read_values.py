@@ -20,7 +20,17 @@ def validate_lines(tmp_path: Path, lines: list[str]) -> ValidatedTable:
 
 @pytest.mark.parametrize(
     ("quantity", "expected"),
-    [(" 7 ", 7), ("3.0", 3), ("0", 0), ("007", 7), ('" 12 "', 12)],
+    [
+        (" 7 ", 7),
+        ("3.0", 3),
+        ("0", 0),
+        ("007", 7),
+        ('" 12 "', 12),
+        ("-0", 0),
+        ("-0.0", 0),
+        (".0", 0),
+        ("-.0", 0),
+    ],
 )
 def test_quantity_accepted(tmp_path: Path, quantity: str, expected: int) -> None:
     validated = validate_lines(tmp_path, [f"A-1,{quantity},1,AVAILABLE"])
@@ -63,6 +73,8 @@ def test_quantity_rejected(tmp_path: Path, quantity: str, reason: str) -> None:
     ("warehouse", "reason"),
     [
         ("0", "warehouseId is 0; enter a whole number of 1 or more"),
+        ("-0", "warehouseId is 0; enter a whole number of 1 or more"),
+        (".0", "warehouseId is 0; enter a whole number of 1 or more"),
         ("-1", "warehouseId is negative; enter a whole number of 1 or more"),
         ("1.5", "warehouseId has a fraction; enter a whole number"),
         ("Prague", "warehouseId is not a number; enter a whole number"),
@@ -109,6 +121,9 @@ def test_inventory_type_rejected(tmp_path: Path, value: str) -> None:
         ),
         (" A-1", "skuId starts or ends with a space, tab or line break"),
         ("\tA-1", "skuId starts or ends with a space, tab or line break"),
+        ('" A-1\n2"', "skuId starts or ends with a space, tab or line break"),
+        ('"A-1\n2"', "skuId has a line break, tab or other control character"),
+        ("A-1\t2", "skuId has a line break, tab or other control character"),
         ("", "skuId is blank"),
     ],
 )

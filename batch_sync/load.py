@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 
 import structlog
@@ -33,6 +34,15 @@ _UNSUPPORTED_ADVICE = {
 }
 
 
+def _is_xlsx_package(path: Path) -> bool:
+    """Say whether the file is a zip package with an Excel workbook part."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "xl/workbook.xml" in archive.NameToInfo
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 def check_file(path: Path, max_file_mb: float) -> str:
     """Return the file's lower-case suffix, or raise InputError if the job cannot read it."""
     if not path.exists():
@@ -41,6 +51,10 @@ def check_file(path: Path, max_file_mb: float) -> str:
         raise InputError(f"{path}: not a file; give the path of the exported file")
 
     suffix = path.suffix.lower()
+    if suffix == ".xls" and _is_xlsx_package(path):
+        # Some export tools name an .xlsx workbook .xls; its content decides.
+        log.warning("load.xlsx_named_xls", path=str(path))
+        suffix = ".xlsx"
     if suffix in _UNSUPPORTED_ADVICE:
         raise InputError(
             f"{path}: cannot read this file, because {_UNSUPPORTED_ADVICE[suffix]}"

@@ -73,6 +73,15 @@ def legacy_xls(path: Path) -> Path:
     return path
 
 
+def test_xlsx_named_xls_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "stock.xls"
+    write_workbook(path, [HEADER, ["000123", 4, 1, "AVAILABLE"]])
+
+    table = load_table(path)
+
+    assert list(table.frame["skuId"]) == ["000123"]
+
+
 def ods(path: Path) -> Path:
     path = path / "stock.ods"
     with zipfile.ZipFile(path, "w") as archive:

@@ -6,7 +6,8 @@ import datetime as dt
 import sqlite3
 from pathlib import Path
 
-from batch_sync.history import RunHistory, source_key
+from batch_sync.commands.history import format_history
+from batch_sync.history import RunHistory, RunRecord, source_key
 from batch_sync.journal import JOURNAL_FILE, Journal, JournalEntry
 
 NOW = dt.datetime.now(dt.timezone.utc)
@@ -75,3 +76,25 @@ def test_zero_retention_keeps_rows(tmp_path: Path) -> None:
 
     with RunHistory(tmp_path) as history:
         assert history.compact(0, NOW) == 0
+
+
+def test_history_separates_rows_to_fix_from_unsent_rows() -> None:
+    record = RunRecord(
+        run_id=7,
+        input_path="stock.csv",
+        started_at="2026-12-01T02:00:00+00:00",
+        finished_at=None,
+        exit_status=3,
+        rows_read=20,
+        synced=10,
+        invalid=2,
+        failed=1,
+        not_sent=7,
+        resumed_from=None,
+        summary=None,
+    )
+
+    header, line = format_history([record]).splitlines()
+
+    assert header.split()[-3:] == ["fix", "unsent", "file"]
+    assert line.split() == ["7", "2026-12-01", "02:00:00", "3", "20", "10", "3", "7", "stock.csv"]

@@ -50,17 +50,26 @@ def _status_text(record: RunRecord) -> str:
     return str(record.exit_status)
 
 
+def _count_text(count: int | None) -> str:
+    return "-" if count is None else str(count)
+
+
 def format_history(records: list[RunRecord]) -> str:
     """Format runs as a table of at most 80 columns, apart from long file names."""
-    header = f"{'run':>5}  {'started (UTC)':<19}  {'exit':>10}  {'rows':>7}  {'synced':>7}  {'bad':>6}  file"
+    header = (
+        f"{'run':>5}  {'started (UTC)':<19}  {'exit':>10}  {'rows':>7}  {'synced':>7}  "
+        f"{'to fix':>6}  {'unsent':>6}  file"
+    )
     lines = [header]
     for record in records:
         started = record.started_at[:19].replace("T", " ")
-        bad = sum(count or 0 for count in (record.invalid, record.failed, record.not_sent))
+        # Invalid and failed rows need a change to the file or in e-CROSS;
+        # unsent rows only need the run to be started again.
+        to_fix = (record.invalid or 0) + (record.failed or 0)
         lines.append(
             f"{record.run_id:>5}  {started:<19}  {_status_text(record):>10}  "
-            f"{record.rows_read if record.rows_read is not None else '-':>7}  "
-            f"{record.synced if record.synced is not None else '-':>7}  {bad:>6}  {record.input_path}"
+            f"{_count_text(record.rows_read):>7}  {_count_text(record.synced):>7}  "
+            f"{to_fix:>6}  {_count_text(record.not_sent):>6}  {record.input_path}"
         )
     return "\n".join(lines)
 

@@ -37,6 +37,12 @@ log = structlog.get_logger(__name__)
 
 DELIMITERS = (",", ";", "\t", "|")
 
+# The csv_encoding setting's value that detects the encoding.
+AUTO_ENCODING = "auto"
+# Text that an encoding must decode unchanged to be usable: the delimiters
+# and the header are found in it as plain ASCII.
+ASCII_SAMPLE = "skuId,quantity;warehouseId\tinventoryType|0123456789\r\n\""
+
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 # Leading bytes of file types that are sometimes saved with a .csv name.
@@ -50,13 +56,13 @@ _BINARY_SIGNATURES = {
 }
 
 
-def decode(data: bytes, source: str) -> tuple[str, str]:
+def decode(data: bytes, source: str, encoding: str | None = None) -> tuple[str, str]:
     """Decode the file's bytes and return the text and the encoding used.
 
-    A byte-order mark decides the encoding. Without one, UTF-8 is tried first
-    and then Windows-1252, the encoding of Excel's plain "CSV" export on
-    Western-language Windows. Decoding is strict, so no character is ever
-    dropped or replaced.
+    A byte-order mark decides the encoding. Without one, ``encoding`` is
+    used if given; otherwise UTF-8 is tried first and then Windows-1252, the
+    encoding of Excel's plain "CSV" export on Western-language Windows.
+    Decoding is strict, so no character is ever dropped or replaced.
     """
     for signature, advice in _BINARY_SIGNATURES.items():
         if data.startswith(signature):
@@ -66,10 +72,13 @@ def decode(data: bytes, source: str) -> tuple[str, str]:
         candidates = ["utf-8-sig"]
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
         candidates = ["utf-16"]
+    elif encoding is not None:
+        return _decode_as(data, source, encoding), encoding
     else:
         # NOTE: a file in another 8-bit encoding, such as Windows-1250, also
         # decodes as Windows-1252 but with other letters. Only the log and
-        # the report summary show which encoding was used.
+        # the report summary show which encoding was used, and the
+        # csv_encoding setting names the right one.
         candidates = ["utf-8", "cp1252"]
 
     for encoding in candidates:
@@ -88,6 +97,24 @@ def decode(data: bytes, source: str) -> tuple[str, str]:
         f"{source}: the file is neither UTF-8 nor Windows-1252 text; export it "
         "again as 'CSV UTF-8'"
     )
+
+
+def _decode_as(data: bytes, source: str, encoding: str) -> str:
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise InputError(
+            f"{source}: line {line} is not {encoding} text (byte "
+            f"{data[error.start:error.start + 1]!r} cannot be read); set csv_encoding "
+            "to the encoding the export uses, or export the file again as 'CSV UTF-8'"
+        ) from error
+    if "\x00" in text:
+        raise InputError(
+            f"{source}: the file contains NUL bytes, so it is not a text "
+            "export; export the stock list again as CSV"
+        )
+    return text
 
 
 # One line with its terminator, split the way io.StringIO(newline="") splits.
@@ -146,14 +173,19 @@ def detect_delimiter(text: str, path: Path, spec: HeaderSpec) -> str:
     return max(DELIMITERS, key=lambda delimiter: scores[delimiter])
 
 
-def read_csv(path: Path, spec: HeaderSpec = DEFAULT_HEADER_SPEC) -> SourceTable:
-    """Read a delimited text export; raise InputError if it cannot be used."""
+def read_csv(
+    path: Path, spec: HeaderSpec = DEFAULT_HEADER_SPEC, encoding: str | None = None
+) -> SourceTable:
+    """Read a delimited text export; raise InputError if it cannot be used.
+
+    ``encoding`` applies to a file without a byte-order mark; None detects it.
+    """
     source = str(path)
     data = path.read_bytes()
     if not data.strip():
         raise InputError(f"{source}: the file is empty; export the stock list again")
 
-    text, encoding = decode(data, source)
+    text, encoding = decode(data, source, encoding)
     delimiter = detect_delimiter(text, path, spec)
     header_row, header, _ = _find_header(text, delimiter, spec)
     header_map = map_header(header, source, spec)

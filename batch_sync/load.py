@@ -35,7 +35,7 @@ _UNSUPPORTED_ADVICE = {
 
 
 def _is_xlsx_package(path: Path) -> bool:
-    """Say whether the file is a zip package with an Excel workbook part."""
+    """Return whether the file is a zip package with an Excel workbook part."""
     try:
         with zipfile.ZipFile(path) as archive:
             return "xl/workbook.xml" in archive.NameToInfo
@@ -52,7 +52,7 @@ def check_file(path: Path, max_file_mb: float) -> str:
 
     suffix = path.suffix.lower()
     if suffix == ".xls" and _is_xlsx_package(path):
-        # Some export tools name an .xlsx workbook .xls; its content decides.
+        # Some export tools name an .xlsx workbook .xls, so the content decides.
         log.warning("load.xlsx_named_xls", path=str(path))
         suffix = ".xlsx"
     if suffix in _UNSUPPORTED_ADVICE:
@@ -99,11 +99,13 @@ def load_table(
     sheet: str | None = None,
     mapping_path: Path | None = None,
     max_file_mb: float = DEFAULT_MAX_FILE_MB,
+    csv_encoding: str | None = None,
 ) -> SourceTable:
     """Read the export at ``path``; raise InputError if it cannot be used.
 
     ``mapping_path`` names a column mapping file (TOML), read before the
-    export so that a broken mapping stops the run first.
+    export so that a broken mapping stops the run first. ``csv_encoding``
+    is the encoding of a CSV file without a byte-order mark; None detects it.
     """
     mapping = read_mapping(mapping_path) if mapping_path is not None else None
     spec = mapping.header_spec() if mapping is not None else DEFAULT_HEADER_SPEC
@@ -119,7 +121,7 @@ def load_table(
         if suffix in XLSX_SUFFIXES:
             table = read_xlsx(path, sheet, spec)
         else:
-            table = read_csv(path, spec)
+            table = read_csv(path, spec, csv_encoding)
     except PermissionError as error:
         raise InputError(
             f"{path}: permission denied; check the file's permissions"

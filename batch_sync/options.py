@@ -46,6 +46,8 @@ class SyncOptions:
     restart: bool = False
     mapping: Path | None = None
     max_file_mb: float = DEFAULT_MAX_FILE_MB
+    # A CSV file's encoding when it has no byte-order mark; None detects it.
+    csv_encoding: str | None = None
     guards: GuardSettings = field(default_factory=GuardSettings)
     # Days to keep report files and per-row journal outcomes; 0 keeps all.
     report_retention_days: float = 0.0

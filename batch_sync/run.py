@@ -129,7 +129,7 @@ def _run_sync(options: SyncOptions) -> SyncResult:
     log.info("sync.started", path=str(options.path), base_url=options.base_url, dry_run=options.dry_run)
 
     table = validate_table(
-        load_table(options.path, options.sheet, options.mapping, options.max_file_mb)
+        load_table(options.path, options.sheet, options.mapping, options.max_file_mb, options.csv_encoding)
     )
     digest = content_hash(options.path)
     _check_guards(options, table, digest, started)

@@ -8,12 +8,14 @@ and the client secret come only from the environment.
 from __future__ import annotations
 
 import argparse
+import codecs
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from batch_sync.auth import DEFAULT_AUTH_URL
 from batch_sync.client import DEFAULT_BASE_URL
+from batch_sync.csv_reader import ASCII_SAMPLE, AUTO_ENCODING
 from batch_sync.config import (
     Config,
     Setting,
@@ -60,6 +62,20 @@ def _boolean(value: Any) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ValueError("expected true or false")
+
+
+def _csv_encoding(value: Any) -> str:
+    name = str(value).strip().lower()
+    if name == AUTO_ENCODING:
+        return name
+    try:
+        name = codecs.lookup(name).name
+        ascii_compatible = ASCII_SAMPLE.encode().decode(name) == ASCII_SAMPLE
+    except (LookupError, TypeError, ValueError):
+        raise ValueError("expected an encoding name such as cp1250 or utf-8, or auto") from None
+    if not ascii_compatible:
+        raise ValueError("expected an encoding that keeps ASCII letters and digits, such as cp1250")
+    return name
 
 
 _RETRY = RetryPolicy()
@@ -114,6 +130,11 @@ SYNC_SETTINGS: list[Setting] = [
         "days to keep per-row outcomes in the journal; run history is kept (0 keeps all)",
     ),
     Setting("mapping", None, optional_path, "column mapping file (TOML)", flag="mapping"),
+    Setting(
+        "csv_encoding", AUTO_ENCODING, _csv_encoding,
+        "encoding of CSV files without a byte-order mark, such as cp1250; auto tries UTF-8, then Windows-1252",
+        flag="encoding", env="BATCH_SYNC_CSV_ENCODING",
+    ),
     Setting(
         "max_file_size_mb", float(DEFAULT_MAX_FILE_MB), positive_number(100_000),
         "largest input file to read, in megabytes", flag="max_file_size",

@@ -21,6 +21,7 @@ from batch_sync.config import (
     http_url,
 )
 from batch_sync.errors import InputError
+from tests.conftest import run_cli
 
 SETTINGS = [
     Setting("concurrency", 16, whole_number(1, 256), "workers", flag="concurrency", env="BATCH_SYNC_CONCURRENCY"),
@@ -106,3 +107,28 @@ def test_secret_read_from_private_file(tmp_path: Path) -> None:
 
     assert read_secret({"ECROSS_TOKEN_FILE": str(path)}, "ECROSS_TOKEN") == "s3cret"
     assert read_secret({"ECROSS_TOKEN": "direct", "ECROSS_TOKEN_FILE": str(path)}, "ECROSS_TOKEN") == "direct"
+
+
+def test_encoding_flag_reads_a_cp1250_export(tmp_path: Path) -> None:
+    path = tmp_path / "stock.csv"
+    path.write_bytes("skuId,quantity,warehouseId,inventoryType\nŘEČ-1,2,1,AVAILABLE\n".encode("cp1250"))
+
+    result = run_cli(
+        "sync", str(path), "--dry-run", "--encoding", "cp1250", "--report-dir", str(tmp_path / "reports"),
+        env={"ECROSS_TOKEN": "t"},
+    )
+
+    assert result.returncode == 0, result.stderr
+    (results,) = (tmp_path / "reports").glob("stock-*-results.csv")
+    assert "ŘEČ-1" in results.read_text(encoding="utf-8-sig")
+
+
+def test_unknown_encoding_is_a_configuration_error(tmp_path: Path) -> None:
+    path = tmp_path / "stock.csv"
+    path.write_text("skuId,quantity,warehouseId,inventoryType\nA,2,1,AVAILABLE\n")
+
+    result = run_cli("sync", str(path), "--dry-run", "--encoding", "klingon", env={"ECROSS_TOKEN": "t"})
+
+    assert result.returncode == 2
+    assert "--encoding = 'klingon': expected an encoding name" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -81,6 +81,34 @@ def test_cp1250_letters_kept(tmp_path: Path) -> None:
     assert list(table.frame["skuId"]) == ["ŘEČ-1"]
 
 
+def test_named_encoding_keeps_cp1250_letters(tmp_path: Path) -> None:
+    path = write(tmp_path, f"{HEADER}\nŘEČ-1,2,1,AVAILABLE\n".encode("cp1250"))
+
+    table = load_table(path, csv_encoding="cp1250")
+
+    assert list(table.frame["skuId"]) == ["ŘEČ-1"]
+    assert table.encoding == "cp1250"
+
+
+def test_named_encoding_names_the_line_it_cannot_read(tmp_path: Path) -> None:
+    # 0x98 is undefined in Windows-1250.
+    path = write(tmp_path, f"{HEADER}\nA-1,2,1,AVAILABLE\n".encode() + b"B\x98,2,1,AVAILABLE\n")
+
+    with pytest.raises(InputError) as error:
+        load_table(path, csv_encoding="cp1250")
+
+    assert "line 3 is not cp1250 text" in str(error.value)
+    assert "csv_encoding" in str(error.value)
+
+
+def test_byte_order_mark_beats_named_encoding(tmp_path: Path) -> None:
+    path = write(tmp_path, f"\ufeff{HEADER}\nŘEČ-1,2,1,AVAILABLE\n".encode())
+
+    table = load_table(path, csv_encoding="cp1250")
+
+    assert list(table.frame["skuId"]) == ["ŘEČ-1"]
+
+
 def test_undecodable_bytes_rejected(tmp_path: Path) -> None:
     # 0x81 is undefined in Windows-1252 and invalid as UTF-8.
     path = write(tmp_path, f"{HEADER}\nA\x81B,2,1,AVAILABLE\n".encode("latin-1"))

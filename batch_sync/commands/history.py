@@ -63,8 +63,8 @@ def format_history(records: list[RunRecord]) -> str:
     lines = [header]
     for record in records:
         started = record.started_at[:19].replace("T", " ")
-        # Invalid and failed rows need a change to the file or in e-CROSS;
-        # unsent rows only need the run to be started again.
+        # Invalid and failed rows need a change to the file or in e-CROSS.
+        # Unsent rows only need another run.
         to_fix = (record.invalid or 0) + (record.failed or 0)
         lines.append(
             f"{record.run_id:>5}  {started:<19}  {_status_text(record):>10}  "

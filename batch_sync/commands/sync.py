@@ -10,6 +10,7 @@ import structlog
 
 from batch_sync.commands.summary import format_summary
 from batch_sync.config import Config, read_secret
+from batch_sync.csv_reader import AUTO_ENCODING
 from batch_sync.errors import InputError
 from batch_sync.guards import GuardSettings
 from batch_sync.logs import REDACTOR, configure_logging
@@ -180,6 +181,7 @@ def sync_options(args: argparse.Namespace, config: Config) -> SyncOptions:
         restart=args.restart,
         mapping=config["mapping"],
         max_file_mb=config["max_file_size_mb"],
+        csv_encoding=None if config["csv_encoding"] == AUTO_ENCODING else config["csv_encoding"],
         guards=_guard_settings(config, args),
         report_retention_days=config["report_retention_days"],
         journal_retention_days=config["journal_retention_days"],

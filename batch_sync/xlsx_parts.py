@@ -293,14 +293,24 @@ class Package:
                 formula = True
             elif tag == "is":
                 value = unescape(_item_text(child))
-        if value == "" and kind not in ("str", "inlineStr"):
-            # An empty <v/>, as openpyxl writes for every formula: no saved value.
-            value = None
-        if kind == "s" and value is not None:
-            value = self.shared_strings[int(value)]
-        elif kind == "str" and value is not None:
-            value = unescape(value)
-        return Cell(kind, value, number_format, formula)
+        return Cell(
+            kind, stored_value(kind, value, self.shared_strings), number_format, formula
+        )
+
+
+def stored_value(kind: str, text: str | None, shared_strings: list[str]) -> str | None:
+    """Return a cell's stored value from the text of its ``<v>`` or ``<is>`` element.
+
+    ``text`` is None when the cell has neither element.
+    """
+    if text == "" and kind not in ("str", "inlineStr"):
+        # An empty <v/>, as openpyxl writes for every formula: no saved value.
+        return None
+    if kind == "s" and text is not None:
+        return shared_strings[int(text)]
+    if kind == "str" and text is not None:
+        return unescape(text)
+    return text
 
 
 def _item_text(item: Element) -> str:

@@ -23,7 +23,7 @@ from batch_sync.xlsx_scan import ScannedCells, ScannedPiece, UnsupportedXml
 TEXT_KINDS = ("s", "str", "inlineStr")
 
 # A whole number as a spreadsheet program stores it: no sign, no leading
-# zero, at most 15 digits, so a float holds it exactly.
+# zero, at most 15 digits, so a float stores it exactly.
 _STORED_WHOLE_NUMBER = re.compile(r"0|[1-9][0-9]{0,14}")
 _STORED_WHOLE_NUMBERS = re.compile(r"(?:(?:0|[1-9][0-9]{0,14})\n)*")
 _ATTRIBUTE = re.compile(r' ([a-z]+)="([^"]*)"')
@@ -47,7 +47,7 @@ def add_piece(
     header_row: int,
     package: Package,
 ) -> None:
-    """Add the data rows of one scanned piece; leave out blank rows and count them."""
+    """Add the data rows of one scanned piece, leaving out blank rows and counting them."""
     numbers = piece.row_numbers
     count = len(numbers)
     filled = np.zeros(count, dtype=bool)
@@ -90,7 +90,7 @@ def add_piece(
 
 
 def _row_slots(numbers: np.ndarray, cell_rows: np.ndarray) -> np.ndarray:
-    """Return the index in ``numbers`` of each cell's row; raise UnsupportedXml on a mismatch."""
+    """Return the index in ``numbers`` of each cell's row, or raise UnsupportedXml on a mismatch."""
     slots = np.searchsorted(numbers, cell_rows)
     if not len(slots):
         return slots

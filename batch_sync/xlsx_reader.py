@@ -207,7 +207,7 @@ def _read_sheet(
 def scanned_rows(
     package: Package, sheet: SheetInfo, positions: dict[str, int], header_row: int
 ) -> SheetRows:
-    """Read the data rows with the regular-expression scan; raise UnsupportedXml if it cannot."""
+    """Read the data rows with the regular-expression scan, or raise UnsupportedXml."""
     rows = SheetRows({name: [] for name in positions})
     # The total is unknown while streaming, so the bar shows rows read and their rate.
     with Progress(None, f"reading {sheet.name}") as progress:

@@ -41,7 +41,7 @@ HEADER_ROW = '<row r="1">' + "".join(
     for letter, name in zip("ABCD", HEADER)
 ) + "</row>"
 
-# Cell bodies as spreadsheet programs write them; {ref} is the cell reference.
+# Cells as spreadsheet programs write them, where {ref} is the cell reference.
 CELL_FORMS = [
     '<c r="{ref}" t="s"><v>0</v></c>',
     '<c r="{ref}" t="s"><v>1</v></c>',

@@ -76,9 +76,10 @@ def add_piece(
     for name, column in texts.items():
         rows.columns[name].extend(column[keep].tolist())
 
-    hidden = np.array(piece.hidden_rows, dtype=np.int64)
-    for number in hidden[np.isin(hidden, numbers[keep])].tolist():
-        rows.notes[number] = HIDDEN_ROW_NOTE
+    if piece.hidden_rows:
+        hidden = np.array(piece.hidden_rows, dtype=np.int64)
+        for number in hidden[np.isin(hidden, numbers[keep])].tolist():
+            rows.notes[number] = HIDDEN_ROW_NOTE
     problem_rows = sorted({row for found in reasons.values() for row in found})
     for row in problem_rows:
         if row <= header_row:
@@ -109,7 +110,9 @@ def column_texts(
     texts = np.empty(count, dtype=object)
     reasons: dict[int, str] = {}
     element_texts = _element_texts(cells)
-    formulas = np.array(cells.formulas, dtype=object) != ""
+    formulas = np.zeros(count, dtype=bool)
+    if any(cells.formulas):
+        formulas = np.array(cells.formulas, dtype=object) != ""
 
     for attributes, indexes in _cells_by_attributes(cells.attributes):
         kind, number_format = _kind_and_format(attributes, package.formats)

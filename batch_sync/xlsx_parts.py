@@ -334,6 +334,8 @@ def open_package(path: Path) -> Package:
             f"{path}: the file is not an .xlsx workbook (it is not a zip "
             "archive); open it in Excel and save it again as .xlsx"
         ) from error
+    except PermissionError:
+        raise
     except (
         LookupError,
         ValueError,
@@ -342,6 +344,8 @@ def open_package(path: Path) -> Package:
         EOFError,
         NotImplementedError,
         RuntimeError,
+        # A member offset past the end of a damaged archive makes seek fail.
+        OSError,
     ) as error:
         raise InputError(
             f"{path}: the workbook is damaged or incomplete ({error}); open it "

@@ -57,6 +57,8 @@ _DAMAGED_PART_ERRORS = (
     ValueError,
     RuntimeError,
     NotImplementedError,
+    # A member offset past the end of a damaged archive makes seek fail.
+    OSError,
 )
 
 
@@ -152,6 +154,8 @@ def read_xlsx(
     with open_package(path) as package:
         try:
             return _read_sheet(package, path, sheet_name, spec)
+        except PermissionError:
+            raise
         except _DAMAGED_PART_ERRORS as error:
             raise InputError(
                 f"{path}: the workbook is damaged ({type(error).__name__}: {error}); "

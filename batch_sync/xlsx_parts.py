@@ -344,7 +344,7 @@ def open_package(path: Path) -> Package:
         EOFError,
         NotImplementedError,
         RuntimeError,
-        # A member offset past the end of a damaged archive makes seek fail.
+        # A damaged archive can give a member a negative offset, and seek fails.
         OSError,
     ) as error:
         raise InputError(

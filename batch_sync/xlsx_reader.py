@@ -57,7 +57,7 @@ _DAMAGED_PART_ERRORS = (
     ValueError,
     RuntimeError,
     NotImplementedError,
-    # A member offset past the end of a damaged archive makes seek fail.
+    # A damaged archive can give a member a negative offset, and seek fails.
     OSError,
 )
 

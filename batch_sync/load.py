@@ -11,10 +11,9 @@ import structlog
 from batch_sync.csv_reader import read_csv
 from batch_sync.errors import InputError
 from batch_sync.mapping import apply_mapping, read_mapping
-from batch_sync.report.lines import FORMULA_STARTS
 from batch_sync.table import DEFAULT_HEADER_SPEC, SourceTable
 from batch_sync.xlsx_reader import read_xlsx
-from schemas.report import TO_FIX_REASON_COLUMN
+from schemas.report import FORMULA_STARTS, TO_FIX_REASON_COLUMN
 
 log = structlog.get_logger(__name__)
 

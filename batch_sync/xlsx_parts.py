@@ -293,14 +293,24 @@ class Package:
                 formula = True
             elif tag == "is":
                 value = unescape(_item_text(child))
-        if value == "" and kind not in ("str", "inlineStr"):
-            # An empty <v/>, as openpyxl writes for every formula: no saved value.
-            value = None
-        if kind == "s" and value is not None:
-            value = self.shared_strings[int(value)]
-        elif kind == "str" and value is not None:
-            value = unescape(value)
-        return Cell(kind, value, number_format, formula)
+        return Cell(
+            kind, stored_value(kind, value, self.shared_strings), number_format, formula
+        )
+
+
+def stored_value(kind: str, text: str | None, shared_strings: list[str]) -> str | None:
+    """Return a cell's stored value from the text of its ``<v>`` or ``<is>`` element.
+
+    ``text`` is None when the cell has neither element.
+    """
+    if text == "" and kind not in ("str", "inlineStr"):
+        # An empty <v/>, as openpyxl writes for every formula: no saved value.
+        return None
+    if kind == "s" and text is not None:
+        return shared_strings[int(text)]
+    if kind == "str" and text is not None:
+        return unescape(text)
+    return text
 
 
 def _item_text(item: Element) -> str:
@@ -324,6 +334,8 @@ def open_package(path: Path) -> Package:
             f"{path}: the file is not an .xlsx workbook (it is not a zip "
             "archive); open it in Excel and save it again as .xlsx"
         ) from error
+    except PermissionError:
+        raise
     except (
         LookupError,
         ValueError,
@@ -332,6 +344,8 @@ def open_package(path: Path) -> Package:
         EOFError,
         NotImplementedError,
         RuntimeError,
+        # A damaged archive can give a member a negative offset, and seek fails.
+        OSError,
     ) as error:
         raise InputError(
             f"{path}: the workbook is damaged or incomplete ({error}); open it "

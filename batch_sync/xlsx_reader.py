@@ -1,13 +1,10 @@
 """Read an Excel workbook into a SourceTable with the text that Excel shows.
 
-The stored type and number format of each cell decide whether the shown text
-can be recovered with certainty. A SKU stored as text is taken as it is. A
-SKU stored as a whole number is recovered only when its format makes Excel
-show every digit (General up to 11 digits, ``0``, or a zero-padding format
-such as ``000000``). Every other number, date, boolean or error value in the
-SKU column is a problem on that row, because guessing its text could send a
-different SKU than the one in the sheet. A formula cell counts as the value
-Excel saved with it; a formula without a saved value is a problem on its row.
+The reader picks the sheet and its header row, then reads the needed
+columns of every data row. It scans the sheet XML with regular expressions
+(batch_sync.xlsx_scan) and converts whole columns (batch_sync.xlsx_columns),
+and parses the sheet with ElementTree when the scan reports XML it does not
+read. The rules that decide each cell's text are in batch_sync.xlsx_cells.
 
 Hidden rows, including rows hidden by a filter, are read like any other row,
 because hiding is only a view, and each gets a row note for the report.
@@ -15,7 +12,6 @@ because hiding is only a view, and each gets a row note for the report.
 
 from __future__ import annotations
 
-import re
 import zipfile
 import zlib
 from pathlib import Path
@@ -36,37 +32,19 @@ from batch_sync.table import (
     map_header,
     matching_column_count,
 )
+from batch_sync.xlsx_cells import cell_text
+from batch_sync.xlsx_columns import SheetRows, add_piece
 from batch_sync.xlsx_parts import Cell, Package, SheetInfo, open_package
-from schemas.row import SKU_ID
+from batch_sync.xlsx_scan import UnsupportedXml, scan_sheet
 
 log = structlog.get_logger(__name__)
 
 # Rows between two updates of the loading progress bar.
 PROGRESS_STEP = 1000
 
-# Excel keeps 15 significant digits, and the General format switches to
-# scientific notation for whole numbers of more than 11 digits.
-EXCEL_DIGITS = 15
-GENERAL_MAX_DIGITS = 11
-
 # The compound-file signature that starts both a legacy .xls file and an
 # encrypted (password-protected) .xlsx file.
 COMPOUND_FILE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-
-_ZERO_PADDING = re.compile(r"0+")
-_WHOLE_NUMBER = re.compile(r"[0-9]+(\.0*)?")
-# Parts of a number format that never change which value is shown: quoted
-# text, escaped characters and bracketed colours or conditions.
-_FORMAT_DECORATION = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
-_DATE_FORMAT_LETTERS = re.compile(r"[dmyhs]", re.IGNORECASE)
-# A comma right after the last digit placeholder divides the shown number by
-# 1,000 per comma, as in "#,##0," for thousands.
-_SCALING_FORMAT = re.compile(r"[0#?],+(;|$)")
-
-_TEXT_ADVICE = (
-    "format the skuId column as Text, enter the id again (or export it as "
-    "text), and save"
-)
 
 # Errors that reading a damaged package can raise at any row: a broken zip
 # member, bad XML, or an index or number attribute that makes no sense.
@@ -79,6 +57,8 @@ _DAMAGED_PART_ERRORS = (
     ValueError,
     RuntimeError,
     NotImplementedError,
+    # A damaged archive can give a member a negative offset, and seek fails.
+    OSError,
 )
 
 
@@ -106,92 +86,6 @@ def check_signature(path: Path) -> None:
             f"{path}: the file is an OpenDocument spreadsheet, not an "
             ".xlsx workbook; save it as .xlsx or CSV UTF-8"
         )
-
-
-def date_format(number_format: str) -> bool:
-    """Return whether a number format shows a number as a date or a time."""
-    if number_format == "General":
-        return False
-    plain = _FORMAT_DECORATION.sub("", number_format)
-    return bool(_DATE_FORMAT_LETTERS.search(plain))
-
-
-def sku_text_from_number(stored: str, number_format: str) -> str | None:
-    """Return the SKU that Excel shows for a stored number, or None if it is not certain."""
-    if not _WHOLE_NUMBER.fullmatch(stored):
-        return None
-    digits = str(int(stored.split(".")[0]))
-    if len(digits) > EXCEL_DIGITS:
-        return None
-    if number_format in ("General", "@"):
-        return digits if len(digits) <= GENERAL_MAX_DIGITS else None
-    if number_format == "0":
-        return digits
-    if _ZERO_PADDING.fullmatch(number_format):
-        return digits.zfill(len(number_format))
-    return None
-
-
-def number_text(stored: str) -> str:
-    """Return a stored number's text for a number column: ``3.0`` becomes ``3``."""
-    try:
-        value = float(stored)
-    except ValueError:
-        return stored
-    if value.is_integer():
-        return str(int(value))
-    return repr(value)
-
-
-def cell_text(column: str, cell: Cell | None) -> tuple[str, str | None]:
-    """Return the cell's text and, if it cannot be taken as shown, the reason."""
-    if cell is None:
-        return "", None
-    if cell.value is None:
-        if cell.formula:
-            return "", (
-                f"{column} is a formula with no saved value; open the file in "
-                "Excel, let it calculate, and save it"
-            )
-        return "", None
-
-    kind = cell.kind
-    if kind in ("s", "str", "inlineStr"):
-        return cell.value, None
-    if kind == "b":
-        displayed = "TRUE" if cell.value == "1" else "FALSE"
-        return (
-            displayed,
-            f"{column} contains the boolean {displayed}; enter the value as text",
-        )
-    if kind == "e":
-        return cell.value, f"{column} shows the error {cell.value}; correct the cell"
-    if kind == "d" or date_format(cell.number_format):
-        return cell.value, (
-            f"{column} contains a date, not a "
-            f"{'SKU id' if column == SKU_ID else 'number'}; set the cell's format "
-            "to General or Text and enter the value again"
-        )
-    if column != SKU_ID:
-        plain_format = _FORMAT_DECORATION.sub("", cell.number_format)
-        if "%" in plain_format or _SCALING_FORMAT.search(plain_format):
-            return number_text(cell.value), (
-                f"{column} is shown scaled (as a percentage or in thousands), so "
-                "the sheet shows another number than the one stored; set the "
-                "cell's format to General and check the value"
-            )
-        return number_text(cell.value), None
-
-    recovered = sku_text_from_number(cell.value, cell.number_format)
-    if recovered is not None:
-        return recovered, None
-    # The stored text is shown as it is, because a float such as 1.2345e+18
-    # has no exact whole-number form that Excel would show.
-    return cell.value, (
-        f"skuId is stored as the number {cell.value} with format "
-        f"'{cell.number_format}', so the id Excel shows may differ from the one "
-        f"stored; {_TEXT_ADVICE}"
-    )
 
 
 def _header_text(cell: Cell) -> str:
@@ -260,6 +154,8 @@ def read_xlsx(
     with open_package(path) as package:
         try:
             return _read_sheet(package, path, sheet_name, spec)
+        except PermissionError:
+            raise
         except _DAMAGED_PART_ERRORS as error:
             raise InputError(
                 f"{path}: the workbook is damaged ({type(error).__name__}: {error}); "
@@ -276,36 +172,18 @@ def _read_sheet(
     header_map = map_header(header, source, spec)
     positions = header_map.positions
 
-    columns: dict[str, list[str]] = {name: [] for name in positions}
-    row_numbers: list[int] = []
-    problems: list[CellProblem] = []
-    notes: dict[int, str] = {}
-    blank_rows = 0
-    # The total is unknown while streaming, so the bar shows rows read and their rate.
-    progress = Progress(None, f"reading {sheet.name}")
-    for row in package.iter_rows(sheet.part, set(positions.values())):
-        if row.number % PROGRESS_STEP == 0:
-            progress.advance(PROGRESS_STEP)
-        if row.number <= header_row:
-            continue
-        texts = {
-            name: cell_text(name, row.cells.get(position))
-            for name, position in positions.items()
-        }
-        if all(not text.strip() and reason is None for text, reason in texts.values()):
-            blank_rows += 1
-            continue
+    try:
+        rows = scanned_rows(package, sheet, positions, header_row)
+    except UnsupportedXml as error:
+        log.info(
+            "load.xlsx_parsed",
+            path=str(path),
+            sheet=sheet.name,
+            reason=f"the fast scan does not read this sheet: {error}",
+        )
+        rows = parsed_rows(package, sheet, positions, header_row)
 
-        row_numbers.append(row.number)
-        if row.hidden:
-            notes[row.number] = HIDDEN_ROW_NOTE
-        for name, (text, reason) in texts.items():
-            columns[name].append(text)
-            if reason is not None:
-                problems.append(CellProblem(row.number, name, text, reason))
-
-    progress.close()
-    if not row_numbers:
+    if not rows.row_numbers:
         raise InputError(
             f"{source}: the sheet has a header row but no data rows; export the "
             "stock list again"
@@ -316,15 +194,60 @@ def _read_sheet(
         path=str(path),
         sheet=sheet.name,
         header_row=header_row,
-        hidden_rows=len(notes),
+        hidden_rows=len(rows.notes),
     )
     return SourceTable(
         path=path,
-        frame=build_frame(columns, row_numbers),
+        frame=build_frame(rows.columns, rows.row_numbers),
         header_row=header_row,
         sheet=sheet.name,
         ignored_columns=header_map.ignored,
-        cell_problems=problems,
-        blank_rows=blank_rows,
-        row_notes=notes,
+        cell_problems=rows.problems,
+        blank_rows=rows.blank_rows,
+        row_notes=rows.notes,
     )
+
+
+def scanned_rows(
+    package: Package, sheet: SheetInfo, positions: dict[str, int], header_row: int
+) -> SheetRows:
+    """Read the data rows with the regular-expression scan, or raise UnsupportedXml."""
+    rows = SheetRows({name: [] for name in positions})
+    # The total is unknown while streaming, so the bar shows rows read and their rate.
+    with Progress(None, f"reading {sheet.name}") as progress:
+        with package.archive.open(sheet.part) as stream:
+            for piece in scan_sheet(stream, set(positions.values())):
+                add_piece(rows, piece, positions, header_row, package)
+                progress.advance(len(piece.row_numbers))
+    return rows
+
+
+def parsed_rows(
+    package: Package, sheet: SheetInfo, positions: dict[str, int], header_row: int
+) -> SheetRows:
+    """Read the data rows by parsing the sheet XML with ElementTree."""
+    rows = SheetRows({name: [] for name in positions})
+    with Progress(None, f"reading {sheet.name}") as progress:
+        for row in package.iter_rows(sheet.part, set(positions.values())):
+            if row.number % PROGRESS_STEP == 0:
+                progress.advance(PROGRESS_STEP)
+            if row.number <= header_row:
+                continue
+            texts = {
+                name: cell_text(name, row.cells.get(position))
+                for name, position in positions.items()
+            }
+            if all(
+                not text.strip() and reason is None for text, reason in texts.values()
+            ):
+                rows.blank_rows += 1
+                continue
+
+            rows.row_numbers.append(row.number)
+            if row.hidden:
+                rows.notes[row.number] = HIDDEN_ROW_NOTE
+            for name, (text, reason) in texts.items():
+                rows.columns[name].append(text)
+                if reason is not None:
+                    rows.problems.append(CellProblem(row.number, name, text, reason))
+    return rows

@@ -15,6 +15,10 @@ UNCHANGED = "unchanged"
 
 STATUSES = (SYNCED, UNCHANGED, INVALID, FAILED, NOT_SENT, SKIPPED)
 
+# A spreadsheet program runs a cell that starts with one of these as a formula,
+# so the report writer guards such text and the to-fix loader removes the guard.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
 # Fill colour (RGB hex) of the status cell in the XLSX Rows sheet.
 STATUS_COLOURS = {
     SYNCED: "C6EFCE",

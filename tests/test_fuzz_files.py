@@ -139,3 +139,13 @@ def test_mutated_file_cli_sends_nothing_unreadable(
     assert "Traceback" not in result.stderr
     if result.returncode == 2:
         assert sandbox.received() == []
+
+
+def test_bad_member_offset_reports_damage(tmp_path: Path) -> None:
+    # This mutation leaves the archive with a member offset that seek rejects
+    # (OSError EINVAL), which used to escape as a traceback.
+    path = tmp_path / "stock.xlsx"
+    path.write_bytes(mutate(XLSX_BYTES, True, random.Random(1_102_645_146)))
+
+    with pytest.raises(InputError, match="damaged"):
+        load_table(path)

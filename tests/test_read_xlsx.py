@@ -13,7 +13,8 @@ from openpyxl import Workbook, load_workbook
 from batch_sync.errors import InputError
 from batch_sync.load import load_table
 from batch_sync.validate import validate_table
-from batch_sync.xlsx_reader import HIDDEN_ROW_NOTE, date_format, sku_text_from_number
+from batch_sync.table import HIDDEN_ROW_NOTE
+from batch_sync.xlsx_cells import date_format, sku_text_from_number
 from tests.workbooks import (
     DATE,
     GENERAL,

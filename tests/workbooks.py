@@ -85,11 +85,17 @@ _STYLES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 GENERAL, ZERO_PADDED, DATE, TEXT = 0, 1, 2, 3
 
 
-def write_raw_workbook(path: Path, shared_strings: list[str], rows_xml: str) -> None:
+def write_raw_workbook(
+    path: Path,
+    shared_strings: list[str],
+    rows_xml: str,
+    sheet_xml: str | None = None,
+) -> None:
     """Save a workbook the way Excel lays it out: shared strings and styles.
 
     ``shared_strings`` are ``<si>`` bodies (for example ``<t>SKU</t>``) and
-    ``rows_xml`` is the content of ``<sheetData>``.
+    ``rows_xml`` is the content of ``<sheetData>``. ``sheet_xml``, if given,
+    is the whole sheet part instead.
     """
     strings = "".join(f"<si>{item}</si>" for item in shared_strings)
     members = {
@@ -103,7 +109,8 @@ def write_raw_workbook(path: Path, shared_strings: list[str], rows_xml: str) -> 
             '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
             f"{strings}</sst>"
         ),
-        "xl/worksheets/sheet1.xml": (
+        "xl/worksheets/sheet1.xml": sheet_xml
+        or (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
             f"<sheetData>{rows_xml}</sheetData></worksheet>"

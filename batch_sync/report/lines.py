@@ -17,6 +17,7 @@ from batch_sync.upload import RowOutcome
 from batch_sync.validate import RowProblem, ValidatedTable, describe_problems
 from schemas.report import (
     FAILED,
+    FORMULA_STARTS,
     INVALID,
     MAX_ERROR_TEXT,
     NOT_SENT,
@@ -27,8 +28,6 @@ from schemas.report import (
 )
 from schemas.row import INVENTORY_TYPE, QUANTITY, SKU_ID, WAREHOUSE_ID
 
-# A spreadsheet program runs a cell that starts with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[-+]?[0-9]+(\.[0-9]+)?")
 
 

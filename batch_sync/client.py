@@ -3,11 +3,12 @@
 Everything downstream sees an InventoryRecord or one of the kinds in
 ``batch_sync.errors``; nothing else imports httpx exceptions.
 
-Requests go straight to an httpx transport, by default httpx-aiohttp's
-AiohttpTransport, without httpx.AsyncClient. The client's pool serialises
-under many concurrent requests (about 0.1 of the C / L bound at 64 workers),
-and its per-request work (URL merging, cookies, auth flow, event hooks) is
-work this client does not need. docs/benchmarks.md has the measurements.
+Requests go straight to an httpx transport, by default
+``batch_sync.transport.Http1Transport``, without httpx.AsyncClient. The
+client's pool serialises under many concurrent requests (about 0.1 of the
+C / L bound at 64 workers), and its per-request work (URL merging, cookies,
+auth flow, event hooks) is work this client does not need.
+docs/benchmarks.md has the measurements.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import httpx
 import orjson
 
 from batch_sync.errors import CredentialsRejected, RowRejected, TransientError
-from batch_sync.transport import AiohttpTransport
+from batch_sync.transport import Http1Transport
 from schemas.api import (
     INVENTORIES_PATH,
     InventoryRecord,
@@ -107,8 +108,8 @@ def _advice(status: int) -> str:
 
 
 def default_transport(settings: ClientSettings) -> httpx.AsyncBaseTransport:
-    """Build the aiohttp-based transport with one pooled connection per worker."""
-    return AiohttpTransport(max_connections=settings.concurrency)
+    """Build the HTTP/1.1 transport with one pooled connection per worker."""
+    return Http1Transport(max_connections=settings.concurrency)
 
 
 class EcrossClient:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
+from dataclasses import dataclass
 
 import httpx
 
@@ -92,13 +93,10 @@ class Http1Transport(httpx.AsyncBaseTransport):
             )
         origin = (scheme, url.host, url.port or _DEFAULT_PORTS[scheme])
         timeouts = request.extensions.get("timeout", {})
-        head, body = await _encode_request(request)
-        expect_body = request.method != "HEAD"
+        outgoing = await _encode_request(request)
 
         try:
-            status, headers, content = await self._exchange(
-                origin, head, body, timeouts, expect_body
-            )
+            status, headers, content = await self._exchange(origin, outgoing, timeouts)
         except httpx.TransportError as error:
             error.request = request
             raise
@@ -118,34 +116,38 @@ class Http1Transport(httpx.AsyncBaseTransport):
         self._idle.clear()
 
     async def _exchange(
-        self,
-        origin: Origin,
-        head: bytes,
-        body: bytes,
-        timeouts: dict[str, float | None],
-        expect_body: bool,
+        self, origin: Origin, outgoing: _Outgoing, timeouts: dict[str, float | None]
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """Send on a pooled connection, once more on a new one if a reused one was closed unseen."""
         connection = await self._acquire(origin, timeouts)
         reused = connection.requests_sent > 0
         try:
-            try:
-                response = await connection.exchange(
-                    head, body, timeouts.get("read"), expect_body
-                )
-            except ClosedBeforeResponse:
-                if not reused:
-                    raise
-                self._discard(connection)
-                connection = await self._connect(origin, timeouts.get("connect"))
-                response = await connection.exchange(
-                    head, body, timeouts.get("read"), expect_body
-                )
+            return await self._send_on(origin, connection, outgoing, timeouts)
+        except ClosedBeforeResponse:
+            if not reused:
+                raise
+
+        connection = await self._connect(origin, timeouts.get("connect"))
+        return await self._send_on(origin, connection, outgoing, timeouts)
+
+    async def _send_on(
+        self,
+        origin: Origin,
+        connection: Http1Connection,
+        outgoing: _Outgoing,
+        timeouts: dict[str, float | None],
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        try:
+            response = await connection.exchange(
+                outgoing.head, outgoing.body, timeouts.get("read"), outgoing.expect_body
+            )
         except BaseException:
             # Failed or cancelled midway: the connection's state is unknown.
             self._discard(connection)
             raise
 
+        if outgoing.close_after:
+            connection.keep_alive = False
         self._release(origin, connection)
         return response
 
@@ -258,8 +260,22 @@ class Http1Transport(httpx.AsyncBaseTransport):
                 return
 
 
-async def _encode_request(request: httpx.Request) -> tuple[bytes, bytes]:
-    """Return the request line with the headers, and the body with its framing."""
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """A request encoded as HTTP/1.1 bytes."""
+
+    # The request line and the headers, up to the blank line.
+    head: bytes
+    # The body with its framing.
+    body: bytes
+    # False for HEAD, whose response has no body.
+    expect_body: bool
+    # The request's Connection header requests closing the connection after it.
+    close_after: bool
+
+
+async def _encode_request(request: httpx.Request) -> _Outgoing:
+    """Encode the request line, the headers and the body with its framing."""
     try:
         body = request.content
     except httpx.RequestNotRead:
@@ -267,7 +283,7 @@ async def _encode_request(request: httpx.Request) -> tuple[bytes, bytes]:
 
     url = request.url
     lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), url.raw_path)]
-    has_host = has_length = chunked = False
+    has_host = has_length = chunked = close_after = False
     for name, value in request.headers.raw:
         if b"\r" in value or b"\n" in value or b"\r" in name or b"\n" in name:
             raise httpx.LocalProtocolError(
@@ -281,6 +297,8 @@ async def _encode_request(request: httpx.Request) -> tuple[bytes, bytes]:
             has_length = True
         elif lowered == b"transfer-encoding":
             chunked = b"chunked" in value.lower()
+        elif lowered == b"connection":
+            close_after = b"close" in value.lower()
         lines.append(b"%s: %s\r\n" % (name, value))
     if not has_host:
         lines.insert(1, b"Host: %s\r\n" % url.netloc)
@@ -291,4 +309,4 @@ async def _encode_request(request: httpx.Request) -> tuple[bytes, bytes]:
     if chunked:
         # The whole body is in memory, so it goes as one chunk and the last.
         body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if body else b"0\r\n\r\n"
-    return b"".join(lines), body
+    return _Outgoing(b"".join(lines), body, request.method != "HEAD", close_after)

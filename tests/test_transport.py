@@ -278,6 +278,52 @@ def test_connection_close_answer_opens_new_connection() -> None:
     assert server.connections == 3
 
 
+def test_connection_close_request_not_reused() -> None:
+    async def main() -> tuple[list[int], ScriptedServer]:
+        async with scripted_server(answer_every_request) as server:
+            transport = Http1Transport(max_connections=1)
+            statuses = []
+            for _ in range(2):
+                response = await send(
+                    server.url, transport, headers={"Connection": "close"}, content=b"x"
+                )
+                statuses.append(response.status_code)
+            await transport.aclose()
+            return statuses, server
+
+    statuses, server = asyncio.run(main())
+
+    assert statuses == [200, 200]
+    assert server.connections == 2
+
+
+def test_head_answer_has_no_body() -> None:
+    async def answer_head(
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        state: ScriptedServer,
+    ) -> None:
+        while True:
+            await read_request(reader, state)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n")
+            await writer.drain()
+
+    async def main() -> list[httpx.Response]:
+        async with scripted_server(answer_head) as server:
+            transport = Http1Transport(max_connections=1)
+            responses = [
+                await send(server.url, transport, method="HEAD") for _ in range(2)
+            ]
+            await transport.aclose()
+            return responses
+
+    responses = asyncio.run(main())
+
+    assert [response.status_code for response in responses] == [200, 200]
+    assert [response.content for response in responses] == [b"", b""]
+    assert responses[0].headers["Content-Length"] == "50"
+
+
 def test_chunked_answer_in_pieces() -> None:
     async def answer_chunked(
         reader: asyncio.StreamReader,

@@ -11,6 +11,9 @@ import asyncio
 import httptools
 import httpx
 
+# A response's status, raw headers and whole body.
+RawResponse = tuple[int, list[tuple[bytes, bytes]], bytes]
+
 
 class ClosedBeforeResponse(httpx.NetworkError):
     """The server closed the connection before sending any byte of the response."""
@@ -34,7 +37,8 @@ class Http1Connection(asyncio.Protocol):
         self.idle_since = 0.0
 
         # The response in progress; ``_waiter`` is None between requests.
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[RawResponse] | None = None
+        self._data_seen = False
         self._status = 0
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
@@ -60,7 +64,7 @@ class Http1Connection(asyncio.Protocol):
         body: bytes,
         read_timeout: float | None,
         expect_body: bool = True,
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    ) -> RawResponse:
         """Send one request and return the response's status, raw headers and body.
 
         ``read_timeout`` bounds each wait for response data, as httpx's read
@@ -73,6 +77,7 @@ class Http1Connection(asyncio.Protocol):
                 "the server closed the connection before the request was sent"
             )
 
+        self._data_seen = False
         self._status = 0
         self._headers = []
         self._body = []
@@ -80,17 +85,17 @@ class Http1Connection(asyncio.Protocol):
         self._framed = False
         self._expect_body = expect_body
         self.keep_alive = False
-        waiter = self._waiter = self._loop.create_future()
+        waiter: asyncio.Future[RawResponse] = self._loop.create_future()
+        self._waiter = waiter
 
         self._transport.write(head + body)
         self.requests_sent += 1
         self._start_read_timer(read_timeout)
 
         try:
-            await waiter
+            return await waiter
         finally:
             self._waiter = None
-        return self._status, self._headers, b"".join(self._body)
 
     def close(self) -> None:
         self.closed = True
@@ -106,10 +111,11 @@ class Http1Connection(asyncio.Protocol):
         self._transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self._waiter is None:
-            # Bytes that no request asked for: the connection's state is unknown.
+        if self._waiter is None or self._waiter.done():
+            # Bytes while no request is waiting: the connection's state is unknown.
             self.close()
             return
+        self._data_seen = True
         self._data_at = self._loop.time()
         try:
             self._parser.feed_data(data)
@@ -130,8 +136,8 @@ class Http1Connection(asyncio.Protocol):
             # The body of a response with neither Content-Length nor chunked
             # encoding ends with the connection.
             self.keep_alive = False
-            self._waiter.set_result(None)
-        elif self._status == 0 and not self._headers:
+            self._finish()
+        elif not self._data_seen:
             self._waiter.set_exception(
                 ClosedBeforeResponse(_closed_message("before sending a response", exc))
             )
@@ -143,6 +149,12 @@ class Http1Connection(asyncio.Protocol):
             )
 
     # httptools callbacks
+
+    def on_message_begin(self) -> None:
+        if self._waiter is None or self._waiter.done():
+            # A second response in the same data as the first, which no
+            # request is waiting for, so the connection's state is unknown.
+            self.close()
 
     def on_header(self, name: bytes, value: bytes) -> None:
         lowered = name.lower()
@@ -182,7 +194,10 @@ class Http1Connection(asyncio.Protocol):
     def _finish(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+            waiter.set_result((self._status, self._headers, b"".join(self._body)))
+            # Callbacks for any bytes after the response must not change it.
+            self._headers = []
+            self._body = []
 
     def _fail(self, error: Exception) -> None:
         waiter = self._waiter

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from batch_sync.http1 import ClosedBeforeResponse, Http1Connection
+from batch_sync.http1 import ClosedBeforeResponse, Http1Connection, RawResponse
 
 # Seconds that an idle pooled connection may stay open before it is closed
 # instead of reused.
@@ -117,7 +117,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
 
     async def _exchange(
         self, origin: Origin, outgoing: _Outgoing, timeouts: dict[str, float | None]
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    ) -> RawResponse:
         """Send on a pooled connection, once more on a new one if a reused one was closed unseen."""
         connection = await self._acquire(origin, timeouts)
         reused = connection.requests_sent > 0
@@ -136,7 +136,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
         connection: Http1Connection,
         outgoing: _Outgoing,
         timeouts: dict[str, float | None],
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    ) -> RawResponse:
         try:
             response = await connection.exchange(
                 outgoing.head, outgoing.body, timeouts.get("read"), outgoing.expect_body
@@ -157,6 +157,8 @@ class Http1Transport(httpx.AsyncBaseTransport):
         """Return an idle connection to ``origin``, or a new one while under the cap."""
         loop = asyncio.get_running_loop()
         while True:
+            if self._closed:
+                raise RuntimeError("the transport is closed")
             idle = self._idle.get(origin)
             now = loop.time()
             while idle:
@@ -188,9 +190,11 @@ class Http1Transport(httpx.AsyncBaseTransport):
                     server_hostname=host if context is not None else None,
                 )
         except TimeoutError as error:
+            # The connect timeout ran out, or the kernel's own connect
+            # timeout did (ETIMEDOUT is a TimeoutError too).
             self._forget_one()
             raise httpx.ConnectTimeout(
-                f"connecting to {host}:{port} took more than {timeout:g} s"
+                f"connecting to {host}:{port} timed out{_after(timeout)}"
             ) from error
         except OSError as error:
             # ssl.SSLError, a failed certificate check included, is an OSError.
@@ -224,7 +228,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
                 self._waiters.remove(waiter)
             if isinstance(error, TimeoutError):
                 raise httpx.PoolTimeout(
-                    f"no connection became free within {timeout:g} s"
+                    f"no connection became free{_after(timeout)}"
                 ) from error
             raise
 
@@ -258,6 +262,10 @@ class Http1Transport(httpx.AsyncBaseTransport):
             if not waiter.done():
                 waiter.set_result(None)
                 return
+
+
+def _after(timeout: float | None) -> str:
+    return "" if timeout is None else f" after {timeout:g} s"
 
 
 @dataclass(frozen=True, slots=True)

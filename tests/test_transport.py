@@ -324,6 +324,33 @@ def test_head_answer_has_no_body() -> None:
     assert responses[0].headers["Content-Length"] == "50"
 
 
+def test_extra_response_closes_connection() -> None:
+    async def answer_twice(
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        state: ScriptedServer,
+    ) -> None:
+        while True:
+            await read_request(reader, state)
+            writer.write(ok(b"one") + ok(b"two"))
+            await writer.drain()
+
+    async def main() -> tuple[list[bytes], ScriptedServer]:
+        async with scripted_server(answer_twice) as server:
+            transport = Http1Transport(max_connections=1)
+            bodies = [
+                (await send(server.url, transport, content=b"x")).content
+                for _ in range(2)
+            ]
+            await transport.aclose()
+            return bodies, server
+
+    bodies, server = asyncio.run(main())
+
+    assert bodies == [b"one", b"one"]
+    assert server.connections == 2
+
+
 def test_chunked_answer_in_pieces() -> None:
     async def answer_chunked(
         reader: asyncio.StreamReader,

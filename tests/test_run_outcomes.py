@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from batch_sync.journal import JOURNAL_FILE, Journal, JournalEntry
+from batch_sync.load import load_table
+from batch_sync.report import result_lines
+from batch_sync.upload import RowOutcome
+from batch_sync.validate import ValidatedTable, validate_table
 from schemas.api import InventoryRecord
 
 DIGEST = "ef" * 32
@@ -128,3 +133,71 @@ def test_version_1_journal_gets_seconds(tmp_path: Path) -> None:
         (version,) = connection.execute("PRAGMA user_version").fetchone()
     connection.close()
     assert version == 2
+
+
+def table_of(tmp_path: Path, text: str) -> ValidatedTable:
+    path = tmp_path / "stock.csv"
+    path.write_text(text)
+    return validate_table(load_table(path))
+
+
+def synced(row: int, quantity: int) -> RowOutcome:
+    record = InventoryRecord(
+        id=f"M1-{row}",
+        sku_id=f"A-{row}",
+        quantity=quantity,
+        warehouse_id=1,
+        inventory_type="AVAILABLE",
+        sku_name="Item",
+        last_update_date="2026-12-04T10:00:00+00:00",
+        last_integration_date="2026-12-04T10:00:01+00:00",
+    )
+    return RowOutcome(row=row, status="synced", http_status=200, record=record, attempts=1)
+
+
+def test_lines_read_outcomes_lazily(tmp_path: Path) -> None:
+    table = table_of(
+        tmp_path,
+        "skuId,quantity,warehouseId,inventoryType\nA-2,1,1,AVAILABLE\nA-3,2,1,AVAILABLE\nA-4,3,1,AVAILABLE\n",
+    )
+    read_rows: list[int] = []
+
+    def outcomes() -> Iterator[RowOutcome]:
+        for outcome in (synced(2, 1), synced(3, 2), synced(4, 3)):
+            read_rows.append(outcome.row)
+            yield outcome
+
+    lines = result_lines(table, outcomes(), "not sent")
+    first = next(lines)
+
+    # The lookup reads one outcome ahead, never the whole iterable.
+    assert first["status"] == "synced"
+    assert read_rows == [2, 3]
+    assert [line["row"] for line in lines] == [3, 4]
+    assert read_rows == [2, 3, 4]
+
+
+def test_duplicate_line_uses_first_outcome(tmp_path: Path) -> None:
+    table = table_of(
+        tmp_path,
+        "skuId,quantity,warehouseId,inventoryType\nA-2,1,1,AVAILABLE\nA-3,2,1,AVAILABLE\nA-2,1,1,AVAILABLE\n",
+    )
+
+    lines = list(result_lines(table, [synced(2, 1), synced(3, 2)], "not sent"))
+
+    assert [line["status"] for line in lines] == ["synced", "synced", "synced"]
+    assert lines[2]["returnedId"] == "M1-2"
+    assert lines[2]["_duplicate"] is True
+    assert lines[2]["error"].startswith("same row as row 2")
+
+
+def test_line_warnings_from_stored_record(tmp_path: Path) -> None:
+    table = table_of(tmp_path, "skuId,quantity,warehouseId,inventoryType\nA-2,1,1,AVAILABLE\nA-3,2,1,AVAILABLE\n")
+    failed = RowOutcome(row=3, status="failed", http_status=503, attempts=6, error="HTTP 503: busy")
+
+    lines = list(result_lines(table, [synced(2, 5), failed], "not sent"))
+
+    assert lines[0]["warnings"] == "quantity_mismatch (sent 1, e-CROSS stored 5)"
+    assert lines[0]["_warnings"] == ("quantity_mismatch",)
+    assert lines[1]["warnings"] == ""
+    assert lines[1]["status"] == "failed"

@@ -83,7 +83,7 @@ def _problem_kind(problems: list[RowProblem]) -> str:
 
 
 def _warning_names(outcome: RowOutcome, sent: int) -> tuple[str, ...]:
-    names = []
+    names: list[str] = []
     if outcome.status == SYNCED and outcome.record is not None:
         names.extend(record_warnings(sent, outcome.record))
     if outcome.status == FAILED and outcome.error.startswith(RESPONSE_MISMATCH):

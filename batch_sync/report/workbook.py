@@ -119,7 +119,7 @@ class RowsSheet:
             if measure:
                 self._widths[position] = max(self._widths[position], _text_width(value))
             if name == "status":
-                write_cell(self.sheet, self._rows, position, value, self._formats.status[value])
+                write_cell(self.sheet, self._rows, position, value, self._formats.status[str(value)])
             else:
                 write_cell(self.sheet, self._rows, position, value)
 

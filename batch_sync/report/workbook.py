@@ -15,6 +15,7 @@ import datetime as dt
 import math
 import numbers
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,7 @@ class _Formats:
 
 
 def write_cell(sheet: Worksheet, row: int, column: int, value: Any, cell_format: Format | None = None) -> None:
-    """Write one value with the type Excel should see; a missing value leaves the cell empty.
+    """Write one value with the type Excel should see, leaving the cell empty for a missing value.
 
     Text is always written as text, never as a formula, and text that a
     spreadsheet would run as a formula gets a leading apostrophe first.
@@ -245,14 +246,17 @@ class ResultsWorkbook:
     """The results workbook of one run, built while the result lines stream past.
 
     XlsxWriter creates the file only when the workbook is closed, under a
-    temporary name that ``save`` renames to the final one.
+    temporary name that ``save`` renames to the final one. The sheets' rows
+    wait in a temporary directory of this workbook's own, which ``save`` and
+    ``discard`` delete.
     """
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._temporary_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self._row_files = tempfile.TemporaryDirectory(prefix="batch-sync-workbook-")
         self._workbook = xlsxwriter.Workbook(
-            str(self._temporary_path), {"constant_memory": True, "tmpdir": str(path.parent)}
+            str(self._temporary_path), {"constant_memory": True, "tmpdir": self._row_files.name}
         )
         self._formats = _Formats(self._workbook)
         # Sheets appear in the order they are created.
@@ -279,3 +283,9 @@ class ResultsWorkbook:
         except BaseException:
             self._temporary_path.unlink(missing_ok=True)
             raise
+        finally:
+            self._row_files.cleanup()
+
+    def discard(self) -> None:
+        """Delete the rows written so far after a failure, so no workbook file is created."""
+        self._row_files.cleanup()

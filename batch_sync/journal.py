@@ -17,14 +17,19 @@ run, which is harmless because the POST sets an absolute quantity. WAL mode with
 process without losing commits; a power loss may lose the last commits,
 with the same consequence.
 
-Schema (``PRAGMA user_version`` = 1):
+Schema (``PRAGMA user_version`` = 2):
 
     runs         one row per run: id, input path, content hash, start and
                  finish time (ISO 8601, UTC), exit status, row counts, and
                  the run it resumed
     row_results  one row per (run, row key) with a final outcome: sheet
                  row, status, HTTP status, attempts, returned id, the
-                 returned record as JSON, error, and the run that sent it
+                 returned record as JSON, error, the run that sent it, and
+                 the seconds the row took to send
+
+Version 1 had no ``seconds`` column. Opening such a journal adds it, with 0
+for the rows already stored. The index ``row_results_by_row`` lets the report
+read a run's outcomes in sheet order, a chunk at a time.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,15 +50,18 @@ import orjson
 import structlog
 
 from batch_sync.errors import InputError
+from batch_sync.upload import RowOutcome
 from schemas.api import InventoryRecord, parse_inventory_record, record_to_json
 from schemas.report import SYNCED
 
 log = structlog.get_logger(__name__)
 
 JOURNAL_FILE = "journal.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FLUSH_ROWS = 500
 FLUSH_SECONDS = 0.2
+# Outcomes read per query when the report reads a run's outcomes.
+READ_CHUNK_ROWS = 5000
 # Exit statuses of a run that stopped before it had tried every row.
 UNFINISHED_EXIT_STATUSES = (3, 130)
 
@@ -88,9 +96,17 @@ CREATE TABLE IF NOT EXISTS row_results (
     error TEXT NOT NULL DEFAULT '',
     sent_by_run INTEGER NOT NULL,
     recorded_at TEXT NOT NULL,
+    seconds REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (run_id, sku_id, warehouse_id, inventory_type)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS row_results_by_row ON row_results (run_id, row);
 """
+
+_ROW_COLUMNS = (
+    "run_id, sku_id, warehouse_id, inventory_type, row, status, http_status, "
+    "attempts, returned_id, record_json, error, sent_by_run, recorded_at, seconds"
+)
+_INSERT_ROW = f"INSERT OR REPLACE INTO row_results ({_ROW_COLUMNS}) VALUES ({', '.join('?' * 14)})"
 
 RowKey = tuple[str, int, str]
 
@@ -136,6 +152,7 @@ class JournalEntry:
     attempts: int
     record: InventoryRecord | None
     error: str
+    seconds: float = 0.0
 
 
 class Journal:
@@ -164,6 +181,7 @@ class Journal:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA busy_timeout=10000")
+            _upgrade_version_1(connection)
             connection.executescript(_SCHEMA)
             connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as error:
@@ -181,10 +199,10 @@ class Journal:
             run_id = int(cursor.lastrowid or 0)
             if previous is not None:
                 connection.execute(
-                    """
-                    INSERT INTO row_results
+                    f"""
+                    INSERT INTO row_results ({_ROW_COLUMNS})
                     SELECT ?, sku_id, warehouse_id, inventory_type, row, status, http_status,
-                           attempts, returned_id, record_json, error, sent_by_run, recorded_at
+                           attempts, returned_id, record_json, error, sent_by_run, recorded_at, seconds
                     FROM row_results WHERE run_id = ? AND status = ?
                     """,
                     (run_id, previous, SYNCED),
@@ -208,6 +226,59 @@ class Journal:
             confirmed[(sku_id, warehouse_id, inventory_type)] = ConfirmedRow(row, http_status, attempts, record, sent_by)
         return confirmed
 
+    def confirmed_keys(self) -> set[RowKey]:
+        """Return the keys of the rows that earlier runs of this content synced."""
+        if self.resumed_from is None:
+            return set()
+        rows = self._db.execute(
+            "SELECT sku_id, warehouse_id, inventory_type FROM row_results WHERE run_id = ? AND status = ?",
+            (self.run_id, SYNCED),
+        )
+        return {(sku_id, warehouse_id, inventory_type) for sku_id, warehouse_id, inventory_type in rows}
+
+    def synced_rows(self) -> set[int]:
+        """Return the sheet rows of this run that are synced, those confirmed by earlier runs included."""
+        self.flush()
+        rows = self._db.execute("SELECT row FROM row_results WHERE run_id = ? AND status = ?", (self.run_id, SYNCED))
+        return {row for (row,) in rows}
+
+    def outcomes(self, chunk_rows: int = READ_CHUNK_ROWS) -> Iterator[RowOutcome]:
+        """Yield this run's outcomes in sheet-row order, reading ``chunk_rows`` at a time.
+
+        Queued outcomes are written first. A row that an earlier run synced
+        is marked as not sent again, with that run's number.
+        """
+        self.flush()
+        last_row = -1
+        while True:
+            chunk = self._db.execute(
+                """
+                SELECT row, status, http_status, attempts, record_json, error, sent_by_run, seconds
+                FROM row_results WHERE run_id = ? AND row > ? ORDER BY row LIMIT ?
+                """,
+                (self.run_id, last_row, chunk_rows),
+            ).fetchall()
+            if not chunk:
+                return
+            for row, status, http_status, attempts, record_json, error, sent_by, seconds in chunk:
+                record = None
+                if record_json is not None:
+                    record = parse_inventory_record(orjson.loads(record_json))
+                outcome = RowOutcome(
+                    row=row,
+                    status=status,
+                    http_status=http_status,
+                    record=record,
+                    error=error,
+                    attempts=attempts,
+                    seconds=seconds,
+                )
+                if sent_by != self.run_id:
+                    outcome.error = f"synced by run {sent_by}; not sent again"
+                    outcome.seconds = 0.0
+                yield outcome
+            last_row = chunk[-1][0]
+
     def record(self, entry: JournalEntry) -> None:
         """Queue one outcome and hand the batch to the writer thread if it is full or old enough.
 
@@ -218,7 +289,7 @@ class Journal:
         self._batch.append(
             (
                 self.run_id, *entry.key, entry.row, entry.status, entry.http_status, entry.attempts,
-                returned_id, record_json, entry.error, self.run_id, _now(),
+                returned_id, record_json, entry.error, self.run_id, _now(), entry.seconds,
             )
         )
         if len(self._batch) >= FLUSH_ROWS or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
@@ -251,7 +322,7 @@ class Journal:
         if batch:
             with _transaction(self._db):
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO row_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _INSERT_ROW,
                     batch,
                 )
 
@@ -279,6 +350,14 @@ class Journal:
         finally:
             self._writer.shutdown()
             self._db.close()
+
+
+def _upgrade_version_1(connection: sqlite3.Connection) -> None:
+    """Add the ``seconds`` column to a version 1 journal, leaving a new or current journal as it is."""
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    if version != 1:
+        return
+    connection.execute("ALTER TABLE row_results ADD COLUMN seconds REAL NOT NULL DEFAULT 0")
 
 
 def _unfinished_run(connection: sqlite3.Connection, digest: str) -> int | None:

@@ -33,10 +33,10 @@ def key_mismatch(body: InventoryRequest, record: InventoryRecord) -> str | None:
     return f"{RESPONSE_MISMATCH}: e-CROSS stored another record ({'; '.join(differences)})"
 
 
-def record_warnings(body: InventoryRequest, record: InventoryRecord) -> tuple[str, ...]:
-    """Return the warning names that apply to a stored record, in a fixed order."""
+def record_warnings(sent_quantity: int, record: InventoryRecord) -> tuple[str, ...]:
+    """Return the warning names of a record stored for a request of ``sent_quantity``, in a fixed order."""
     warnings = []
-    if record.quantity != body["quantity"]:
+    if record.quantity != sent_quantity:
         warnings.append(QUANTITY_MISMATCH)
     if not record.sku_name:
         warnings.append(SKU_NOT_REGISTERED)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import secrets
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -20,7 +22,7 @@ from batch_sync.errors import InputError
 from batch_sync.guards import first_failure
 from batch_sync.history import RunHistory, source_key
 from batch_sync.housekeeping import remove_old_reports
-from batch_sync.journal import ConfirmedRow, Journal, RowKey, content_hash
+from batch_sync.journal import Journal, RowKey, content_hash
 from batch_sync.load import load_table
 from batch_sync.lock import RunLock
 from batch_sync.options import (
@@ -31,13 +33,8 @@ from batch_sync.options import (
     SyncOptions,
 )
 from batch_sync.report import ReportPaths, RunFacts, result_lines, write_report
-from batch_sync.sending import (
-    UploadState,
-    confirmed_outcomes,
-    upload_and_verify,
-    upload_summary,
-)
-from batch_sync.upload import RowOutcome, Uploader
+from batch_sync.sending import UploadState, upload_and_verify, upload_summary
+from batch_sync.upload import Uploader
 from batch_sync.validate import ValidatedTable, validate_table
 from batch_sync.verify import verify_summary
 from schemas.report import FAILED, INVALID, NOT_SENT
@@ -135,19 +132,26 @@ def _run_sync(options: SyncOptions) -> SyncResult:
     _check_guards(options, table, digest, started)
 
     journal: Journal | None = None
-    confirmed: dict[RowKey, ConfirmedRow] = {}
+    confirmed: set[RowKey] = set()
     if options.state_dir is not None and not options.dry_run:
         journal = Journal.open(options.state_dir, options.path, digest, restart=options.restart)
-        confirmed = journal.confirmed_rows()
+        confirmed = journal.confirmed_keys()
         structlog.contextvars.bind_contextvars(journal_run=journal.run_id)
         if journal.resumed_from is not None:
             log.info("sync.resumed", resumed_from=journal.resumed_from, rows_confirmed=len(confirmed))
 
-    # NOTE: every sent row's outcome stays in memory until the report is
-    # written, so memory grows with the rows sent: a real 1,000,000-row run
-    # peaked at 1,322 MiB (docs/benchmarks.md). The journal has every outcome,
-    # so the report could stream them from there instead.
-    outcomes: dict[int, RowOutcome] = confirmed_outcomes(table, confirmed)
+    # Outcomes go to a journal as they arrive and the report reads them back
+    # in sheet order, so memory does not grow with the rows sent. A run
+    # without the state directory's journal (a dry run, or no state
+    # directory) uses a scratch journal that is deleted after the report.
+    # NOTE: the report reads every outcome from SQLite, so a journal that
+    # cannot be written (a full disk) now stops the report too.
+    scratch_dir: tempfile.TemporaryDirectory[str] | None = None
+    if journal is None:
+        scratch_dir = tempfile.TemporaryDirectory(prefix="batch-sync-outcomes-")
+        outcome_journal = Journal.open(Path(scratch_dir.name), options.path, digest, restart=True)
+    else:
+        outcome_journal = journal
     state = UploadState()
     interrupted = False
     exit_status = EXIT_INTERRUPTED
@@ -155,7 +159,7 @@ def _run_sync(options: SyncOptions) -> SyncResult:
     try:
         needs_api = options.changed_only or not options.dry_run
         if needs_api and len(table.valid) > len(confirmed):
-            asyncio.run(upload_and_verify(options, table, outcomes, journal, confirmed, started, state))
+            asyncio.run(upload_and_verify(options, table, outcome_journal, confirmed, started, state))
     except KeyboardInterrupt:
         interrupted = True
         raise
@@ -196,16 +200,26 @@ def _run_sync(options: SyncOptions) -> SyncResult:
             )
 
         verification = state.verification
-        lines = result_lines(table, outcomes, unsent_reason, secrets=[options.token or "", options.client_secret or ""])
-        paths, summary = write_report(
-            options.report_dir,
-            table,
-            lines,
-            started,
-            facts_for,
-            verify=verify_summary(verification) if verification else None,
-            verify_findings=verification.findings if verification else None,
-        )
+        try:
+            lines = result_lines(
+                table,
+                outcome_journal.outcomes(),
+                unsent_reason,
+                secrets=[options.token or "", options.client_secret or ""],
+            )
+            paths, summary = write_report(
+                options.report_dir,
+                table,
+                lines,
+                started,
+                facts_for,
+                verify=verify_summary(verification) if verification else None,
+                verify_findings=verification.findings if verification else None,
+            )
+        finally:
+            if scratch_dir is not None:
+                outcome_journal.close()
+                scratch_dir.cleanup()
         if journal is not None:
             journal.finish(exit_status, summary)
             journal.close()

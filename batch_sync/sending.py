@@ -1,14 +1,14 @@
 """Send a validated table: build requests, run the uploader and the optional verification.
 
 This is the asynchronous part of a run. It records each outcome in the run
-journal as it arrives and returns what the report needs, also when the run
-is interrupted.
+journal as it arrives and keeps none in memory, so memory does not grow with
+the rows sent. The report reads the outcomes back from the journal, also
+when the run is interrupted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import signal
 import time
@@ -22,12 +22,11 @@ from batch_sync.auth import ClientCredentialsToken, StaticToken, TokenSource
 from batch_sync.changes import LISTING_PAGE_SIZE, ChangeScan, scan_changes
 from batch_sync.client import ClientSettings, EcrossClient
 from batch_sync.errors import RunAborted, TransientError
-from batch_sync.journal import ConfirmedRow, Journal, JournalEntry, RowKey
+from batch_sync.journal import Journal, JournalEntry, RowKey
 from batch_sync.listing import InventoryLister
 from batch_sync.options import SyncOptions
 from batch_sync.progress import Progress
 from batch_sync.ratelimit import AdaptiveRateLimiter
-from batch_sync.response_checks import record_warnings
 from batch_sync.upload import PendingRow, RowOutcome, Uploader
 from batch_sync.validate import ValidatedTable
 from batch_sync.verify import ALL_MODE, VerifyResult, file_keys, verify_records
@@ -54,6 +53,7 @@ def journal_entry(outcome: RowOutcome) -> JournalEntry:
         attempts=outcome.attempts,
         record=outcome.record,
         error=outcome.error,
+        seconds=outcome.seconds,
     )
 
 
@@ -70,58 +70,6 @@ def pending_rows(table: ValidatedTable, skip: Container[RowKey] = ()) -> Iterato
         body = inventory_request(str(sku_id), int(quantity), int(warehouse_id), str(inventory_type))
         if row_key(body) not in skip:
             yield PendingRow(int(row), body)
-
-
-def confirmed_outcomes(table: ValidatedTable, confirmed: dict[RowKey, ConfirmedRow]) -> dict[int, RowOutcome]:
-    """Build this run's outcomes of the rows that an earlier run confirmed, warnings included."""
-    outcomes: dict[int, RowOutcome] = {}
-    if not confirmed:
-        return outcomes
-    for pending in pending_rows(table):
-        earlier = confirmed.get(row_key(pending.body))
-        if earlier is not None:
-            outcomes[pending.row] = RowOutcome(
-                row=pending.row,
-                status=SYNCED,
-                http_status=earlier.http_status,
-                record=earlier.record,
-                attempts=earlier.attempts,
-                error=f"synced by run {earlier.sent_by_run}; not sent again",
-                warnings=record_warnings(pending.body, earlier.record),
-            )
-    return outcomes
-
-
-_MAX_SHARED_TEXTS = 10_000
-# Each text to its one kept copy, for every run of this process.
-_shared_texts: dict[str, str] = {}
-
-
-def _shared_text(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if value not in _shared_texts and len(_shared_texts) < _MAX_SHARED_TEXTS:
-        _shared_texts[value] = value
-    return _shared_texts.get(value, value)
-
-
-def compact_outcome(outcome: RowOutcome) -> RowOutcome:
-    """Return the outcome as the report keeps it, without the request body.
-
-    Texts of the stored record that are the same for many rows (merchant,
-    inventory type, warehouse name and country) share one copy each, which
-    keeps the outcomes of a large run smaller.
-    """
-    record = outcome.record
-    if record is not None:
-        record = dataclasses.replace(
-            record,
-            merchant_id=_shared_text(record.merchant_id),
-            inventory_type=_shared_text(record.inventory_type) or "",
-            warehouse_name=_shared_text(record.warehouse_name),
-            warehouse_country=_shared_text(record.warehouse_country),
-        )
-    return dataclasses.replace(outcome, body=None, record=record)
 
 
 def _token_source(options: SyncOptions) -> TokenSource:
@@ -142,30 +90,34 @@ class UploadState:
 async def upload_and_verify(
     options: SyncOptions,
     table: ValidatedTable,
-    outcomes: dict[int, RowOutcome],
-    journal: Journal | None,
-    confirmed: dict[RowKey, ConfirmedRow],
+    journal: Journal,
+    confirmed: set[RowKey],
     started: dt.datetime,
     state: UploadState,
 ) -> None:
+    """Find unchanged rows if asked, send the rest and verify if asked, recording each outcome in ``journal``.
+
+    ``confirmed`` contains the keys that earlier runs synced, which are not sent again.
+    """
     settings = ClientSettings(base_url=options.base_url, concurrency=options.concurrency)
-    skip: set[RowKey] = set(confirmed)
+    skip = set(confirmed)
 
     progress = Progress(len(table.valid) - len(confirmed), "sending")
 
     def record(outcome: RowOutcome) -> None:
-        outcomes[outcome.row] = compact_outcome(outcome)
         progress.advance(failed=outcome.status != SYNCED)
-        if journal is not None and outcome.body is not None:
-            journal.record(journal_entry(outcome))
+        journal.record(journal_entry(outcome))
 
     loop = asyncio.get_running_loop()
     tokens = _token_source(options)
     try:
         if options.changed_only:
             state.changes = await _scan_changes(options, table, skip, tokens)
-            outcomes.update(state.changes.unchanged)
             skip |= state.changes.unchanged_keys
+            # The journal keeps the unchanged rows' outcomes from here on.
+            for outcome in state.changes.unchanged.values():
+                journal.record(journal_entry(outcome))
+            state.changes.unchanged.clear()
         rows_to_send = len(table.valid) - len(skip)
         if options.dry_run or rows_to_send == 0:
             return
@@ -198,7 +150,7 @@ async def upload_and_verify(
 
         if options.verify and not uploader.stop_reason:
             _, bearer = await tokens.bearer()
-            state.verification = await asyncio.to_thread(_verify, options, table, outcomes, started, bearer)
+            state.verification = await asyncio.to_thread(_verify, options, table, journal, started, bearer)
     finally:
         progress.close()
         await tokens.aclose()
@@ -225,11 +177,11 @@ async def _scan_changes(
 def _verify(
     options: SyncOptions,
     table: ValidatedTable,
-    outcomes: dict[int, RowOutcome],
+    journal: Journal,
     started: dt.datetime,
     bearer: str,
 ) -> VerifyResult:
-    synced, other_keys = file_keys(table, outcomes)
+    synced, other_keys = file_keys(table, journal.synced_rows())
     settings = ClientSettings(base_url=options.base_url, concurrency=1)
     with InventoryLister(settings, bearer) as lister:
         return verify_records(lister, synced, other_keys, started, check_all=options.verify == ALL_MODE)

@@ -28,7 +28,7 @@ from batch_sync.errors import (
     TransientError,
 )
 from batch_sync.ratelimit import AdaptiveRateLimiter
-from batch_sync.response_checks import key_mismatch, record_warnings
+from batch_sync.response_checks import key_mismatch
 from schemas.api import InventoryRecord, InventoryRequest
 from schemas.report import FAILED, SYNCED
 
@@ -57,7 +57,6 @@ class RowOutcome:
     error: str = ""
     attempts: int = 0
     seconds: float = 0.0
-    warnings: tuple[str, ...] = ()
     body: InventoryRequest | None = None
 
 
@@ -258,14 +257,15 @@ class Uploader:
     def _stored_outcome(
         self, pending: PendingRow, started: float, posts: int, status: int, record: InventoryRecord
     ) -> RowOutcome:
-        """Check the stored record against the request: synced with warnings, or failed on a key mismatch."""
+        """Check the stored record's key against the request: synced, or failed on a key mismatch.
+
+        The report derives a synced row's warnings from the record and the sent quantity.
+        """
         mismatch = key_mismatch(pending.body, record)
         if mismatch is not None:
             log.warning("upload.response_mismatch", row=pending.row, error=mismatch)
             return self._outcome(pending, FAILED, started, posts, error=mismatch, http_status=status, record=record)
-        outcome = self._outcome(pending, SYNCED, started, posts, http_status=status, record=record)
-        outcome.warnings = record_warnings(pending.body, record)
-        return outcome
+        return self._outcome(pending, SYNCED, started, posts, http_status=status, record=record)
 
     async def _sleep_unless_stopped(self, seconds: float) -> bool:
         """Sleep for ``seconds``; return False if the run was stopped meanwhile."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +19,8 @@ import structlog
 
 from batch_sync.errors import RunAborted
 from batch_sync.listing import InventoryLister
-from batch_sync.upload import RowOutcome
 from batch_sync.validate import ValidatedTable
-from schemas.report import MISSING_IN_ECROSS, NOT_IN_FILE, QUANTITY_DIFFERS, SYNCED
+from schemas.report import MISSING_IN_ECROSS, NOT_IN_FILE, QUANTITY_DIFFERS
 from schemas.row import INVENTORY_TYPE, QUANTITY, SKU_ID, WAREHOUSE_ID
 
 log = structlog.get_logger(__name__)
@@ -66,9 +66,9 @@ class VerifyResult:
 
 
 def file_keys(
-    table: ValidatedTable, outcomes: dict[int, RowOutcome]
+    table: ValidatedTable, synced_rows: Container[int]
 ) -> tuple[dict[RecordKey, SyncedRow], set[RecordKey]]:
-    """Split the keys of the valid rows into synced rows and the other keys."""
+    """Split the keys of the valid rows into those of ``synced_rows`` and the other keys."""
     synced: dict[RecordKey, SyncedRow] = {}
     others: set[RecordKey] = set()
     valid = table.valid
@@ -76,8 +76,7 @@ def file_keys(
         valid.index, valid[SKU_ID], valid[QUANTITY], valid[WAREHOUSE_ID], valid[INVENTORY_TYPE]
     ):
         key = (str(sku_id), int(warehouse_id), str(inventory_type))
-        outcome = outcomes.get(int(row))
-        if outcome is not None and outcome.status == SYNCED:
+        if int(row) in synced_rows:
             synced[key] = SyncedRow(int(row), int(quantity))
         else:
             others.add(key)

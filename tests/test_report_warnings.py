@@ -205,7 +205,9 @@ def test_xlsx_status_cells_coloured(warning_run: dict) -> None:
 
     for row in sheet.iter_rows(min_row=2):
         cell = row[status_column - 1]
-        assert cell.fill.fgColor.rgb == "00" + STATUS_COLOURS[cell.value], cell.coordinate
+        # The colour is ARGB. XlsxWriter writes the alpha byte as FF, openpyxl as 00.
+        assert cell.fill.fill_type == "solid", cell.coordinate
+        assert cell.fill.fgColor.rgb[2:] == STATUS_COLOURS[cell.value], cell.coordinate
 
 
 def test_xlsx_dates_stored_as_dates(warning_run: dict) -> None:

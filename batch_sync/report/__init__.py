@@ -71,6 +71,7 @@ def write_report(
             workbook.add(line)
     except BaseException:
         results_csv.discard()
+        workbook.discard()
         raise
     results_csv.close()
 

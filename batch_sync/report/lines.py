@@ -2,7 +2,8 @@
 
 A line is a dict with the public keys of RESULT_COLUMNS. Keys that start with
 an underscore carry facts that the summary counts but the results files do
-not show.
+not show. The lines are yielded one at a time, and the row outcomes are read
+from an iterable in sheet-row order, so neither is held in memory whole.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from batch_sync.response_checks import record_warnings
 from batch_sync.upload import RowOutcome
 from batch_sync.validate import RowProblem, ValidatedTable, describe_problems
 from schemas.report import (
@@ -25,6 +27,7 @@ from schemas.report import (
     RESPONSE_MISMATCH,
     RETURNED_ORDERS,
     SKIPPED,
+    SYNCED,
 )
 from schemas.row import INVENTORY_TYPE, QUANTITY, SKU_ID, WAREHOUSE_ID
 
@@ -78,8 +81,10 @@ def _problem_kind(problems: list[RowProblem]) -> str:
     return "; ".join(problem.reason for problem in problems)
 
 
-def _warning_names(outcome: RowOutcome) -> tuple[str, ...]:
-    names = list(outcome.warnings)
+def _warning_names(outcome: RowOutcome, sent: int) -> tuple[str, ...]:
+    names: list[str] = []
+    if outcome.status == SYNCED and outcome.record is not None:
+        names.extend(record_warnings(sent, outcome.record))
     if outcome.status == FAILED and outcome.error.startswith(RESPONSE_MISMATCH):
         names.append(RESPONSE_MISMATCH)
     if outcome.record is not None and outcome.record.returned_orders:
@@ -107,7 +112,7 @@ def _add_outcome(line: dict[str, Any], outcome: RowOutcome) -> None:
     line["seconds"] = outcome.seconds
     line["error"] = outcome.error
     line["_error_kind"] = outcome.error if outcome.status in (INVALID, FAILED) else ""
-    names = _warning_names(outcome)
+    names = _warning_names(outcome, line["quantity"])
     line["_warnings"] = names
     line["warnings"] = _warning_text(names, outcome, line["quantity"])
     if outcome.attempts:
@@ -128,13 +133,14 @@ def _add_outcome(line: dict[str, Any], outcome: RowOutcome) -> None:
 
 def result_lines(
     table: ValidatedTable,
-    outcomes: dict[int, RowOutcome],
+    outcomes: Iterable[RowOutcome],
     unsent_reason: str,
     secrets: Iterable[str] = (),
 ) -> Iterator[dict[str, Any]]:
     """Yield one result line per input row, in sheet order.
 
-    Error texts have every value in ``secrets`` replaced and are cut to
+    ``outcomes`` must be in ascending sheet-row order, with at most one
+    outcome per row. Error texts have every value in ``secrets`` replaced and are cut to
     MAX_ERROR_TEXT characters.
     """
     secrets = tuple(secrets)
@@ -145,9 +151,10 @@ def result_lines(
 
 
 def _raw_lines(
-    table: ValidatedTable, outcomes: dict[int, RowOutcome], unsent_reason: str
+    table: ValidatedTable, outcomes: Iterable[RowOutcome], unsent_reason: str
 ) -> Iterator[dict[str, Any]]:
     valid = _ValidValues(table.valid)
+    outcome_cursor = _OutcomeCursor(outcomes, kept_rows=set(table.duplicate_of.values()))
     skipped = {skipped.row: skipped for skipped in table.source.skipped_rows}
     frame_rows = _frame_rows(table.source.frame)
     notes = table.source.row_notes
@@ -166,14 +173,45 @@ def _raw_lines(
         line = _result_line(row, source_row, NOT_SENT, unsent_reason, note)
         first = table.duplicate_of.get(row, row)
         valid.fill(line, first)
-        if first in outcomes:
-            _add_outcome(line, outcomes[first])
+        outcome = outcome_cursor.outcome_of(first)
+        if outcome is not None:
+            _add_outcome(line, outcome)
         if first != row:
             # The summary counts the units and warnings of the first row only.
             line["_duplicate"] = True
             note = f"same row as row {first}, sent once"
             line["error"] = f"{note}; {line['error']}" if line["error"] else note
         yield line
+
+
+class _OutcomeCursor:
+    """A lookup of each row's outcome in an iterable sorted by row, for rows visited in ascending order.
+
+    The outcomes of ``kept_rows`` stay in memory once read, because a later
+    duplicate row reports the outcome of its first row.
+    """
+
+    def __init__(self, outcomes: Iterable[RowOutcome], kept_rows: set[int]) -> None:
+        self._outcomes = iter(outcomes)
+        self._next = next(self._outcomes, None)
+        self._kept_rows = kept_rows
+        self._kept: dict[int, RowOutcome] = {}
+
+    def outcome_of(self, row: int) -> RowOutcome | None:
+        """Return the outcome of ``row``, or None if it has none."""
+        if row in self._kept:
+            return self._kept[row]
+
+        while self._next is not None and self._next.row < row:
+            self._next = next(self._outcomes, None)
+        if self._next is None or self._next.row != row:
+            return None
+
+        outcome = self._next
+        self._next = next(self._outcomes, None)
+        if row in self._kept_rows:
+            self._kept[row] = outcome
+        return outcome
 
 
 class _ValidValues:

@@ -1,23 +1,28 @@
 """Write the results workbook: a Summary sheet first, then Rows, then Verify.
 
-The workbook is written with openpyxl's write-only mode, so the rows stream
-to disk and memory does not grow with the file. Column widths of the Rows
-sheet are measured on the first SAMPLE_LINES lines, because a write-only
-sheet needs its widths before its first row.
+The workbook is written with XlsxWriter in constant-memory mode. Each sheet's
+rows go to a temporary file as they are written, so memory does not grow with
+the rows. It wrote 20,000 result lines about three times faster than
+openpyxl's write-only mode (0.09 against 0.26 ms per line, docs/benchmarks.md).
+Rows must be written in order within a sheet, but sheets can be filled in any
+order, so the Summary sheet comes first although it is written last. Column
+widths of the Rows sheet are measured on the first SAMPLE_LINES lines.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import numbers
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
+import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
-from batch_sync.report.files import atomic_open
 from batch_sync.report.lines import neutralise
 from batch_sync.report.tally import ReportTally
 from schemas.report import DATE_COLUMNS, RESULT_COLUMNS, STATUS_COLOURS, VERIFY_COLUMNS
@@ -27,13 +32,6 @@ MIN_WIDTH = 6
 MAX_WIDTH = 60
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DATE_WIDTH = len("2026-12-04 16:15:00") + 2
-
-_BOLD = Font(bold=True)
-_TITLE = Font(bold=True, size=14)
-_FILLS = {
-    status: PatternFill(start_color=colour, end_color=colour, fill_type="solid")
-    for status, colour in STATUS_COLOURS.items()
-}
 
 
 def excel_time(text: Any) -> dt.datetime | None:
@@ -56,112 +54,112 @@ def _text_width(value: Any) -> int:
     return len(str(value)) if value is not None else 0
 
 
-class _Sheet:
-    """Helpers shared by the sheets of the workbook."""
-
-    def __init__(self, sheet: Any) -> None:
-        self.sheet = sheet
-
-    def cell(self, value: Any, *, bold: bool = False, number_format: str | None = None) -> WriteOnlyCell:
-        cell = WriteOnlyCell(self.sheet, value=neutralise(value))
-        if isinstance(cell.value, str):
-            # openpyxl would store text that starts with = as a formula.
-            cell.data_type = "s"
-        if bold:
-            cell.font = _BOLD
-        if number_format:
-            cell.number_format = number_format
-        return cell
-
-    def set_widths(self, widths: list[int]) -> None:
-        for position, width in enumerate(widths, start=1):
-            fitted = max(MIN_WIDTH, min(MAX_WIDTH, width + 2))
-            self.sheet.column_dimensions[get_column_letter(position)].width = fitted
+def _fitted_width(width: int) -> int:
+    return max(MIN_WIDTH, min(MAX_WIDTH, width + 2))
 
 
-class RowsSheet(_Sheet):
+class _Formats:
+    """The cell formats of one workbook: bold, title, date and one fill per status."""
+
+    def __init__(self, workbook: xlsxwriter.Workbook) -> None:
+        self.bold = workbook.add_format({"bold": True})
+        self.title = workbook.add_format({"bold": True, "font_size": 14})
+        self.date = workbook.add_format({"num_format": DATE_FORMAT})
+        self.status = {
+            status: workbook.add_format({"pattern": 1, "bg_color": f"#{colour}"})
+            for status, colour in STATUS_COLOURS.items()
+        }
+
+
+def write_cell(sheet: Worksheet, row: int, column: int, value: Any, cell_format: Format | None = None) -> None:
+    """Write one value with the type Excel should see, leaving the cell empty for a missing value.
+
+    Text is always written as text, never as a formula, and text that a
+    spreadsheet would run as a formula gets a leading apostrophe first.
+    """
+    value = neutralise(value)
+    if value is None or value == "":
+        return
+
+    if isinstance(value, str):
+        sheet.write_string(row, column, value, cell_format)
+    elif isinstance(value, bool):
+        sheet.write_boolean(row, column, value, cell_format)
+    elif isinstance(value, dt.datetime):
+        sheet.write_datetime(row, column, value, cell_format)
+    elif isinstance(value, numbers.Real) and math.isfinite(value):
+        sheet.write_number(row, column, value, cell_format)
+    else:
+        # NaN, infinity and other types are kept as their text.
+        sheet.write_string(row, column, str(value), cell_format)
+
+
+class RowsSheet:
     """The Rows sheet: one line per input row, with a frozen header and filters."""
 
-    def __init__(self, sheet: Any) -> None:
-        super().__init__(sheet)
-        self._sample: list[dict[str, Any]] | None = []
+    def __init__(self, sheet: Worksheet, formats: _Formats) -> None:
+        self.sheet = sheet
+        self._formats = formats
         self._rows = 0
+        self._widths = [len(name) for name in RESULT_COLUMNS]
+        for position, name in enumerate(RESULT_COLUMNS):
+            write_cell(sheet, 0, position, name, formats.bold)
+            if name in DATE_COLUMNS:
+                self._widths[position] = max(len(name), DATE_WIDTH)
+        sheet.freeze_panes(1, 0)
 
     def add(self, line: dict[str, Any]) -> None:
-        if self._sample is not None:
-            self._sample.append(line)
-            if len(self._sample) >= SAMPLE_LINES:
-                self._start()
-            return
-        self._append(line)
-
-    def close(self) -> None:
-        if self._sample is not None:
-            self._start()
-        last = get_column_letter(len(RESULT_COLUMNS))
-        self.sheet.auto_filter.ref = f"A1:{last}{self._rows + 1}"
-
-    def _start(self) -> None:
-        sample = self._sample or []
-        self._sample = None
-        widths = []
-        for name in RESULT_COLUMNS:
-            if name in DATE_COLUMNS:
-                widths.append(max(len(name), DATE_WIDTH))
-                continue
-            widths.append(max([len(name)] + [_text_width(line.get(name)) for line in sample]))
-        self.set_widths(widths)
-        self.sheet.freeze_panes = "A2"
-        self.sheet.append([self.cell(name, bold=True) for name in RESULT_COLUMNS])
-        for line in sample:
-            self._append(line)
-
-    def _append(self, line: dict[str, Any]) -> None:
-        cells = []
-        for name in RESULT_COLUMNS:
+        self._rows += 1
+        measure = self._rows <= SAMPLE_LINES
+        for position, name in enumerate(RESULT_COLUMNS):
             value = line.get(name)
             if name in DATE_COLUMNS:
-                cells.append(self.cell(excel_time(value), number_format=DATE_FORMAT))
+                write_cell(self.sheet, self._rows, position, excel_time(value), self._formats.date)
                 continue
-            cell = self.cell(value)
+
+            if measure:
+                self._widths[position] = max(self._widths[position], _text_width(value))
             if name == "status":
-                cell.fill = _FILLS[value]
-            cells.append(cell)
-        self.sheet.append(cells)
-        self._rows += 1
+                write_cell(self.sheet, self._rows, position, value, self._formats.status[str(value)])
+            else:
+                write_cell(self.sheet, self._rows, position, value)
+
+    def close(self) -> None:
+        for position, width in enumerate(self._widths):
+            self.sheet.set_column(position, position, _fitted_width(width))
+        self.sheet.autofilter(0, 0, self._rows, len(RESULT_COLUMNS) - 1)
 
 
-class SummarySheet(_Sheet):
+class SummarySheet:
     """The Summary sheet: run facts, counts, units per warehouse and top errors."""
 
-    def __init__(self, sheet: Any) -> None:
-        super().__init__(sheet)
-        # Widths must be set before the first row. The first column contains
-        # labels and error texts. Longer texts are cut off on screen only.
-        self.set_widths([70, 16, 12, 12, 18, 20])
+    def __init__(self, sheet: Worksheet, formats: _Formats) -> None:
+        self.sheet = sheet
+        self._formats = formats
+        self._next_row = 0
+        # The first column contains labels and error texts. Longer texts are
+        # cut off on screen only.
+        for position, width in enumerate([70, 16, 12, 12, 18, 20]):
+            sheet.set_column(position, position, _fitted_width(width))
         # Print on one page width, landscape, so the units table stays whole.
-        self.sheet.page_setup.orientation = "landscape"
-        self.sheet.page_setup.fitToWidth = 1
-        self.sheet.page_setup.fitToHeight = 0
-        self.sheet.sheet_properties.pageSetUpPr.fitToPage = True
+        sheet.set_landscape()
+        sheet.fit_to_pages(1, 0)
 
     def title(self, text: str) -> None:
-        cell = self.cell(text)
-        cell.font = _TITLE
-        self.sheet.append([cell])
+        write_cell(self.sheet, self._next_row, 0, text, self._formats.title)
+        self._next_row += 1
 
     def section(self, *headings: str) -> None:
-        self.sheet.append([])
-        self.sheet.append([self.cell(heading, bold=True) for heading in headings])
+        self._next_row += 1
+        for position, heading in enumerate(headings):
+            write_cell(self.sheet, self._next_row, position, heading, self._formats.bold)
+        self._next_row += 1
 
     def row(self, *values: Any) -> None:
-        cells = []
-        for value in values:
-            if isinstance(value, dt.datetime):
-                cells.append(self.cell(value, number_format=DATE_FORMAT))
-            else:
-                cells.append(self.cell(value))
-        self.sheet.append(cells)
+        for position, value in enumerate(values):
+            cell_format = self._formats.date if isinstance(value, dt.datetime) else None
+            write_cell(self.sheet, self._next_row, position, value, cell_format)
+        self._next_row += 1
 
 
 def write_summary_sheet(sheet: SummarySheet, summary: dict[str, Any], tally: ReportTally) -> None:
@@ -223,36 +221,47 @@ def write_summary_sheet(sheet: SummarySheet, summary: dict[str, Any], tally: Rep
             sheet.row(name, path)
 
 
-def write_verify_sheet(sheet: _Sheet, findings: list[dict[str, Any]]) -> None:
+def write_verify_sheet(sheet: Worksheet, formats: _Formats, findings: list[dict[str, Any]]) -> None:
     """Fill the Verify sheet with one line per finding."""
     widths = [len(name) for name in VERIFY_COLUMNS]
     for finding in findings[:SAMPLE_LINES]:
         for position, name in enumerate(VERIFY_COLUMNS):
             widths[position] = max(widths[position], _text_width(finding.get(name)))
-    sheet.set_widths(widths)
-    sheet.sheet.freeze_panes = "A2"
-    sheet.sheet.append([sheet.cell(name, bold=True) for name in VERIFY_COLUMNS])
-    for finding in findings:
-        cells = []
-        for name in VERIFY_COLUMNS:
+    for position, width in enumerate(widths):
+        sheet.set_column(position, position, _fitted_width(width))
+    sheet.freeze_panes(1, 0)
+
+    for position, name in enumerate(VERIFY_COLUMNS):
+        write_cell(sheet, 0, position, name, formats.bold)
+    for row, finding in enumerate(findings, start=1):
+        for position, name in enumerate(VERIFY_COLUMNS):
             if name == "lastUpdateDate":
-                cells.append(sheet.cell(excel_time(finding.get(name)), number_format=DATE_FORMAT))
+                write_cell(sheet, row, position, excel_time(finding.get(name)), formats.date)
             else:
-                cells.append(sheet.cell(finding.get(name)))
-        sheet.sheet.append(cells)
-    last = get_column_letter(len(VERIFY_COLUMNS))
-    sheet.sheet.auto_filter.ref = f"A1:{last}{len(findings) + 1}"
+                write_cell(sheet, row, position, finding.get(name))
+    sheet.autofilter(0, 0, len(findings), len(VERIFY_COLUMNS) - 1)
 
 
 class ResultsWorkbook:
-    """The results workbook of one run, built while the result lines stream past."""
+    """The results workbook of one run, built while the result lines stream past.
+
+    XlsxWriter creates the file only when the workbook is closed, under a
+    temporary name that ``save`` renames to the final one. The sheets' rows
+    wait in a temporary directory of this workbook's own, which ``save`` and
+    ``discard`` delete.
+    """
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._workbook = Workbook(write_only=True)
+        self._temporary_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self._row_files = tempfile.TemporaryDirectory(prefix="batch-sync-workbook-")
+        self._workbook = xlsxwriter.Workbook(
+            str(self._temporary_path), {"constant_memory": True, "tmpdir": self._row_files.name}
+        )
+        self._formats = _Formats(self._workbook)
         # Sheets appear in the order they are created.
-        self._summary = SummarySheet(self._workbook.create_sheet("Summary"))
-        self._rows = RowsSheet(self._workbook.create_sheet("Rows"))
+        self._summary = SummarySheet(self._workbook.add_worksheet("Summary"), self._formats)
+        self._rows = RowsSheet(self._workbook.add_worksheet("Rows"), self._formats)
 
     def add(self, line: dict[str, Any]) -> None:
         self._rows.add(line)
@@ -267,6 +276,16 @@ class ResultsWorkbook:
         self._rows.close()
         write_summary_sheet(self._summary, summary, tally)
         if findings is not None:
-            write_verify_sheet(_Sheet(self._workbook.create_sheet("Verify")), findings)
-        with atomic_open(self._path, "wb") as handle:
-            self._workbook.save(handle)
+            write_verify_sheet(self._workbook.add_worksheet("Verify"), self._formats, findings)
+        try:
+            self._workbook.close()
+            os.replace(self._temporary_path, self._path)
+        except BaseException:
+            self._temporary_path.unlink(missing_ok=True)
+            raise
+        finally:
+            self._row_files.cleanup()
+
+    def discard(self) -> None:
+        """Delete the rows written so far after a failure, so no workbook file is created."""
+        self._row_files.cleanup()

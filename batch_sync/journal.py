@@ -170,10 +170,12 @@ class Journal:
         self._writing: Future[None] | None = None
 
     @classmethod
-    def open(cls, state_dir: Path, input_path: Path, digest: str, *, restart: bool) -> Journal:
+    def open(cls, state_dir: Path, input_path: Path, digest: str, *, restart: bool, scratch: bool = False) -> Journal:
         """Open the journal in ``state_dir`` and start a run, resuming an unfinished one unless ``restart``.
 
-        Raises InputError if the directory or the database cannot be used.
+        A ``scratch`` journal only carries one run's outcomes to its report,
+        so its opening is logged at debug level. Raises InputError if the
+        directory or the database cannot be used.
         """
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
@@ -207,7 +209,8 @@ class Journal:
                     """,
                     (run_id, previous, SYNCED),
                 )
-        log.info("journal.opened", path=str(state_dir / JOURNAL_FILE), journal_run=run_id, resumed_from=previous)
+        log_opened = log.debug if scratch else log.info
+        log_opened("journal.opened", path=str(state_dir / JOURNAL_FILE), journal_run=run_id, resumed_from=previous)
         return cls(connection, run_id, previous)
 
     def confirmed_rows(self) -> dict[RowKey, ConfirmedRow]:

@@ -149,7 +149,7 @@ def _run_sync(options: SyncOptions) -> SyncResult:
     scratch_dir: tempfile.TemporaryDirectory[str] | None = None
     if journal is None:
         scratch_dir = tempfile.TemporaryDirectory(prefix="batch-sync-outcomes-")
-        outcome_journal = Journal.open(Path(scratch_dir.name), options.path, digest, restart=True)
+        outcome_journal = Journal.open(Path(scratch_dir.name), options.path, digest, restart=True, scratch=True)
     else:
         outcome_journal = journal
     state = UploadState()

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from batch_sync.errors import InputError
 from batch_sync.load import load_table
@@ -80,6 +81,20 @@ def test_xlsx_named_xls_is_read(tmp_path: Path) -> None:
     table = load_table(path)
 
     assert list(table.frame["skuId"]) == ["000123"]
+
+
+def test_xlsx_named_xls_gets_xlsx_to_fix_file(tmp_path: Path) -> None:
+    path = tmp_path / "stock.xls"
+    write_workbook(path, [HEADER, ["000123", 4, 1, "AVAILABLE"], ["B-2", -1, 1, "AVAILABLE"]])
+    reports = tmp_path / "reports"
+
+    result = run_cli("sync", str(path), "--dry-run", "--report-dir", str(reports))
+
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    (to_fix,) = reports.glob("stock-*-to-fix.xlsx")
+    assert "B-2" in [row[0] for row in load_workbook(to_fix).active.iter_rows(values_only=True)]
+    assert len(list(reports.glob("stock-*-summary.json"))) == 1
 
 
 def ods(path: Path) -> Path:

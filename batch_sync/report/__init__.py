@@ -13,12 +13,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import structlog
+from openpyxl.utils.exceptions import InvalidFileException
 
 from batch_sync.errors import InputError
 from batch_sync.report.files import ResultsCsv, atomic_open
@@ -79,7 +81,7 @@ def write_report(
         to_fix = to_fix_path(paths.results_csv, table.source.path)
         try:
             write_to_fix(to_fix, table.source, tally.rows_to_fix)
-        except (OSError, UnicodeError, InputError) as error:
+        except (OSError, UnicodeError, InputError, zipfile.BadZipFile, InvalidFileException) as error:
             # The input may have changed or gone since it was read. The rest
             # of the report still accounts for every row.
             log.error("report.to_fix_failed", path=str(to_fix), error=str(error))

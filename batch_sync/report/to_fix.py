@@ -24,9 +24,16 @@ from schemas.report import TO_FIX_REASON_COLUMN
 
 
 def to_fix_path(results_csv: Path, input_path: Path) -> Path:
-    """Name the to-fix file like the results files, with the input's extension."""
+    """Name the to-fix file like the results files, with the input's extension.
+
+    An .xlsx workbook saved under an .xls name gets a to-fix file named
+    .xlsx, because that is the format the file is written in.
+    """
     prefix = str(results_csv)[: -len("-results.csv")]
-    return Path(f"{prefix}-to-fix{input_path.suffix.lower()}")
+    suffix = input_path.suffix.lower()
+    if suffix == ".xls":
+        suffix = ".xlsx"
+    return Path(f"{prefix}-to-fix{suffix}")
 
 
 def _reason(row: int, error: str) -> str:
@@ -81,7 +88,10 @@ def _write_xlsx(path: Path, source: SourceTable, rows_to_fix: dict[int, str]) ->
     # data_only gives the value Excel saved for a formula cell, not the formula.
     # TODO: openpyxl reads every row up to the last one to fix, which takes
     # seconds per 100,000 rows. The loader's own XML reader would be faster.
-    workbook = openpyxl.load_workbook(source.path, read_only=True, data_only=True, keep_links=False)
+    # openpyxl rejects a file name that does not end in .xlsx or .xlsm, but
+    # not an open file, so a workbook saved under an .xls name opens too.
+    handle = source.path.open("rb")
+    workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True, keep_links=False)
     try:
         sheet = workbook[source.sheet]
         target = output.create_sheet(source.sheet or "Stock")
@@ -102,5 +112,6 @@ def _write_xlsx(path: Path, source: SourceTable, rows_to_fix: dict[int, str]) ->
                 target.append(cells + [reason])
     finally:
         workbook.close()
-    with atomic_open(path, "wb") as handle:
-        output.save(handle)
+        handle.close()
+    with atomic_open(path, "wb") as target_file:
+        output.save(target_file)

@@ -76,8 +76,8 @@ def decode(data: bytes, source: str, encoding: str | None = None) -> tuple[str, 
         return _decode_as(data, source, encoding), encoding
     else:
         # NOTE: a file in another 8-bit encoding, such as Windows-1250, also
-        # decodes as Windows-1252 but with other letters. Only the log and
-        # the report summary show which encoding was used, and the
+        # decodes as Windows-1252 but with other letters. A warning in the log
+        # and the report summary name the encoding used, and the
         # csv_encoding setting names the right one.
         candidates = ["utf-8", "cp1252"]
 
@@ -91,11 +91,19 @@ def decode(data: bytes, source: str, encoding: str | None = None) -> tuple[str, 
                 f"{source}: the file contains NUL bytes, so it is not a text "
                 "export; export the stock list again as CSV"
             )
+        if encoding == "cp1252":
+            log.warning(
+                "load.encoding_assumed",
+                path=source,
+                encoding=encoding,
+                advice="if letters such as Č or Ř look wrong in the report, set csv_encoding (--encoding) to the export's code page",
+            )
         return text, encoding
 
     raise InputError(
         f"{source}: the file is neither UTF-8 nor Windows-1252 text; export it "
-        "again as 'CSV UTF-8'"
+        "again as 'CSV UTF-8', or name its code page with --encoding (such as "
+        "--encoding cp1250)"
     )
 
 

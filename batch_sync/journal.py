@@ -11,7 +11,7 @@ Outcomes are written in batches, one transaction per ``FLUSH_ROWS`` rows or
 ``FLUSH_SECONDS`` seconds, because a commit per row would cap the upload
 rate. A writer thread commits the batches that ``record`` collects, so
 ``record``, which runs on the upload's event loop, does not wait for a
-commit. A killed process loses at
+commit unless ``MAX_QUEUED_ROWS`` outcomes are already waiting. A killed process loses at
 most the batches not yet committed: those rows are sent again by the next
 run, which is harmless because the POST sets an absolute quantity. WAL mode with ``synchronous=NORMAL`` survives a killed
 process without losing commits; a power loss may lose the last commits,
@@ -60,6 +60,10 @@ JOURNAL_FILE = "journal.sqlite3"
 SCHEMA_VERSION = 2
 FLUSH_ROWS = 500
 FLUSH_SECONDS = 0.2
+# Outcomes that may wait for a busy writer thread. Beyond this, recording
+# waits for the writer, so a writer slower than the uploads slows the uploads
+# instead of letting the queue, and memory, grow with the rows sent.
+MAX_QUEUED_ROWS = 20 * FLUSH_ROWS
 # Outcomes read per query when the report reads a run's outcomes.
 READ_CHUNK_ROWS = 5000
 # Exit statuses of a run that stopped before it had tried every row.
@@ -300,7 +304,7 @@ class Journal:
 
     def _flush_in_background(self) -> None:
         if self._writing is not None:
-            if not self._writing.done():
+            if not self._writing.done() and len(self._batch) < MAX_QUEUED_ROWS:
                 # The batch keeps growing until the writer is free.
                 return
             self._writing.result()

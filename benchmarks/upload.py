@@ -61,13 +61,11 @@ async def _run_uploader(
     from batch_sync.upload import PendingRow, RowOutcome, Uploader
 
     synced = 0
-    outcomes: dict[int, RowOutcome] = {}
     with tempfile.TemporaryDirectory() as state_dir:
         journal = Journal.open(Path(state_dir), Path("benchmark.csv"), "benchmark", restart=True)
 
         def record(outcome: RowOutcome) -> None:
             nonlocal synced
-            outcomes[outcome.row] = outcome
             synced += outcome.status == "synced"
             journal.record(journal_entry(outcome))
 

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
 from batch_sync.errors import InputError
-from batch_sync.journal import JOURNAL_FILE, Journal, JournalEntry, content_hash, default_state_dir
+from batch_sync.journal import (
+    JOURNAL_FILE,
+    MAX_QUEUED_ROWS,
+    Journal,
+    JournalEntry,
+    content_hash,
+    default_state_dir,
+)
 from schemas.api import InventoryRecord
 
 DIGEST = "ab" * 32
@@ -153,3 +161,24 @@ def test_unwritable_state_dir_is_input_error(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="cannot open the run journal"):
         Journal.open(blocker / "state", Path("stock.csv"), DIGEST, restart=False)
+
+
+def test_slow_writer_bounds_queued_outcomes(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path, Path("stock.csv"), "digest", restart=False)
+    write = journal._write
+    batch_sizes: list[int] = []
+
+    def slow_write(batch: list) -> None:
+        batch_sizes.append(len(batch))
+        time.sleep(0.05)
+        write(batch)
+
+    journal._write = slow_write  # type: ignore[method-assign]
+    for index in range(3 * MAX_QUEUED_ROWS):
+        journal.record(entry(index))
+    journal.flush()
+
+    assert max(batch_sizes) <= MAX_QUEUED_ROWS
+    assert sum(batch_sizes) == 3 * MAX_QUEUED_ROWS
+    assert len(list(journal.outcomes())) == 3 * MAX_QUEUED_ROWS
+    journal.close()

@@ -215,6 +215,7 @@ def _run_sync(options: SyncOptions) -> SyncResult:
                 facts_for,
                 verify=verify_summary(verification) if verification else None,
                 verify_findings=verification.findings if verification else None,
+                stopped=bool(stop_reason),
             )
         finally:
             if scratch_dir is not None:

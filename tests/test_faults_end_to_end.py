@@ -178,6 +178,9 @@ def test_outage_stops_then_rerun_completes(tmp_path: Path) -> None:
     assert "failed" in first_summary["stopReason"]
     not_sent = [line for line in read_results(tmp_path / "first") if line["status"] == "not_sent"]
     assert all(line["error"].startswith("not sent: ") for line in not_sent)
+    # The rows in flight when the outage began failed with it, and a re-run sends them again.
+    assert any(line["status"] == "failed" for line in read_results(tmp_path / "first"))
+    assert list((tmp_path / "first").glob("*-to-fix.csv")) == []
 
     assert second.returncode == 0, second.stderr[-3000:]
     second_summary = read_summary(tmp_path / "second")

@@ -52,18 +52,21 @@ def write_report(
     facts_for: Callable[[Counter[str]], RunFacts],
     verify: dict[str, Any] | None = None,
     verify_findings: list[dict[str, Any]] | None = None,
+    stopped: bool = False,
 ) -> tuple[ReportPaths, dict[str, Any]]:
     """Write every report file and return their paths and the JSON summary.
 
     ``facts_for`` receives the row counts by status and returns the run
     facts, because the exit status depends on the counts. ``verify`` is the
     verification section of the summary and ``verify_findings`` the lines of
-    the Verify sheet; both are None when the run did not verify.
+    the Verify sheet; both are None when the run did not verify. ``stopped``
+    leaves rows that failed for the reason the run stopped out of the to-fix
+    file, because a re-run of the same file sends them again.
     """
     report_dir.mkdir(parents=True, exist_ok=True)
     paths = report_paths(report_dir, table.source.path, started)
 
-    tally = ReportTally()
+    tally = ReportTally(stopped=stopped)
     results_csv = ResultsCsv(paths.results_csv)
     workbook = ResultsWorkbook(paths.results_xlsx)
     try:

@@ -28,10 +28,23 @@ class UnitTotals:
     units_acknowledged: int = 0
 
 
+def _failed_with_the_run(http_status: int | None) -> bool:
+    """Return whether a failed row's status is one that fails every row alike.
+
+    No answer, rejected credentials, too many requests and server errors
+    need a re-run, not a change to the row. A 403 may name the row's
+    warehouse, so it is not among them.
+    """
+    return http_status is None or http_status in (401, 408, 429) or http_status >= 500
+
+
 @dataclass
 class ReportTally:
     """Running counts over the result lines of one run."""
 
+    # True when the run stopped early, so a re-run of the same file resends
+    # the rows that failed for a reason of the whole run.
+    stopped: bool = False
     rows_read: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
     warnings: Counter[str] = field(default_factory=Counter)
@@ -50,7 +63,8 @@ class ReportTally:
         if HIDDEN_ROW_NOTE in line["notes"]:
             self.hidden_rows += 1
         if status in (INVALID, FAILED):
-            self.rows_to_fix[line["row"]] = line["error"]
+            if not (self.stopped and status == FAILED and _failed_with_the_run(line.get("httpStatus"))):
+                self.rows_to_fix[line["row"]] = line["error"]
             self._count_error(line["_error_kind"] or line["error"])
         if line["_duplicate"]:
             return

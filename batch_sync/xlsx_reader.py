@@ -179,7 +179,7 @@ def _read_sheet(
             "load.xlsx_parsed",
             path=str(path),
             sheet=sheet.name,
-            reason=f"the fast scan does not read this sheet: {error}",
+            reason=f"read with the slower XML parser, because {error}",
         )
         rows = parsed_rows(package, sheet, positions, header_row)
 

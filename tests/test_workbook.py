@@ -52,3 +52,13 @@ def test_rows_sheet_keeps_text_types(tmp_path: Path) -> None:
     assert rows[2][4] == "x"
     assert rows[2][5] == "invalid"
     assert not [path.name for path in report_dir.iterdir() if path.name.startswith(".")]
+
+
+def test_report_files_share_owner_only_mode(tmp_path: Path) -> None:
+    report_dir = write_for(tmp_path, lambda lines: lines)
+
+    modes = {path.suffix: path.stat().st_mode & 0o777 for path in report_dir.iterdir()}
+
+    assert modes[".xlsx"] == 0o600
+    assert modes[".csv"] == 0o600
+    assert modes[".json"] == 0o600

@@ -279,6 +279,8 @@ class ResultsWorkbook:
             write_verify_sheet(self._workbook.add_worksheet("Verify"), self._formats, findings)
         try:
             self._workbook.close()
+            # The other report files are created owner-only, and so is this one.
+            os.chmod(self._temporary_path, 0o600)
             os.replace(self._temporary_path, self._path)
         except BaseException:
             self._temporary_path.unlink(missing_ok=True)

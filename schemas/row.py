@@ -36,9 +36,10 @@ DECIMAL_TAIL = re.compile(r"[0-9]+\.0+")
 
 _WHOLE = r"[0-9]+(\.0+)?"
 
-# Line breaks, tabs and the other ASCII control characters, which a cell
-# gets from a pasted value but no id contains.
-_CONTROL_CHARACTER = r"[\x00-\x1f\x7f]"
+# Line breaks, tabs, the other ASCII control characters, and the no-break
+# and zero-width spaces, which a cell gets from a pasted value but no id
+# contains.
+_CONTROL_CHARACTER = r"[\x00-\x1f\x7f\u00a0\u200b-\u200d\u2060\ufeff]"
 
 
 def header_key(header: str) -> str:
@@ -145,8 +146,8 @@ SKU_ID_CHECKS = [
         | (s.str.strip() != s).fillna(True).astype(bool)
         | ~s.str.contains(_CONTROL_CHARACTER, regex=True).fillna(False).astype(bool),
         error=(
-            "skuId has a line break, tab or other control character inside it; "
-            "remove it, as no SKU contains one"
+            "skuId has a line break, tab, no-break space or other invisible "
+            "character inside it; remove it, as no SKU contains one"
         ),
     ),
 ]

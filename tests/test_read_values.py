@@ -122,8 +122,10 @@ def test_inventory_type_rejected(tmp_path: Path, value: str) -> None:
         (" A-1", "skuId starts or ends with a space, tab or line break"),
         ("\tA-1", "skuId starts or ends with a space, tab or line break"),
         ('" A-1\n2"', "skuId starts or ends with a space, tab or line break"),
-        ('"A-1\n2"', "skuId has a line break, tab or other control character"),
-        ("A-1\t2", "skuId has a line break, tab or other control character"),
+        ('"A-1\n2"', "skuId has a line break, tab, no-break space or other invisible"),
+        ("A-1\t2", "skuId has a line break, tab, no-break space or other invisible"),
+        ("A-1\u00a02", "skuId has a line break, tab, no-break space or other invisible"),
+        ("A-1\u200b2", "skuId has a line break, tab, no-break space or other invisible"),
         ("", "skuId is blank"),
     ],
 )

@@ -188,7 +188,8 @@ def test_duplicate_line_uses_first_outcome(tmp_path: Path) -> None:
     assert [line["status"] for line in lines] == ["synced", "synced", "synced"]
     assert lines[2]["returnedId"] == "M1-2"
     assert lines[2]["_duplicate"] is True
-    assert lines[2]["error"].startswith("same row as row 2")
+    assert lines[2]["notes"] == "same row as row 2, sent once"
+    assert lines[2]["error"] == ""
 
 
 def test_line_warnings_from_stored_record(tmp_path: Path) -> None:

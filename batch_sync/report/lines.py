@@ -179,8 +179,10 @@ def _raw_lines(
         if first != row:
             # The summary counts the units and warnings of the first row only.
             line["_duplicate"] = True
-            note = f"same row as row {first}, sent once"
-            line["error"] = f"{note}; {line['error']}" if line["error"] else note
+            # A repeat is a note, not an error: the row's status and any
+            # error are those of its first row.
+            repeat = f"same row as row {first}, sent once"
+            line["notes"] = f"{line['notes']}; {repeat}" if line["notes"] else repeat
         yield line
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from batch_sync.journal import JOURNAL_FILE, Journal, JournalEntry
 from batch_sync.load import load_table
 from batch_sync.report import result_lines
+from batch_sync.report.tally import ReportTally
 from batch_sync.upload import RowOutcome
 from batch_sync.validate import ValidatedTable, validate_table
 from schemas.api import InventoryRecord
@@ -202,3 +203,19 @@ def test_line_warnings_from_stored_record(tmp_path: Path) -> None:
     assert lines[0]["_warnings"] == ("quantity_mismatch",)
     assert lines[1]["warnings"] == ""
     assert lines[1]["status"] == "failed"
+
+
+def test_conflicting_repeats_share_one_error_kind(tmp_path: Path) -> None:
+    table = table_of(
+        tmp_path,
+        "skuId,quantity,warehouseId,inventoryType\n"
+        "A-2,1,1,AVAILABLE\nA-2,5,1,AVAILABLE\nB-3,1,1,AVAILABLE\nB-3,7,1,AVAILABLE\n",
+    )
+    tally = ReportTally()
+
+    for line in result_lines(table, [], "not sent"):
+        tally.add(line)
+
+    ((kind, rows),) = tally.top_errors()
+    assert rows == 4
+    assert "has 5" not in kind

@@ -76,9 +76,14 @@ def _result_line(
     }
 
 
+# The list of other rows in the reason of a key that repeats with
+# different quantities, such as "(row 3 has 5, row 9 has 7)".
+_OTHER_ROWS = re.compile(r" \(row [0-9]+ has [^)]*\)")
+
+
 def _problem_kind(problems: list[RowProblem]) -> str:
-    """Return a row's problems without the cell values, to group rows by cause."""
-    return "; ".join(problem.reason for problem in problems)
+    """Return a row's problems without the cell values or other rows, to group rows by cause."""
+    return "; ".join(_OTHER_ROWS.sub("", problem.reason) for problem in problems)
 
 
 def _warning_names(outcome: RowOutcome, sent: int) -> tuple[str, ...]:

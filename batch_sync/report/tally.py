@@ -31,7 +31,7 @@ class UnitTotals:
 def _failed_with_the_run(http_status: int | None) -> bool:
     """Return whether a failed row's status is one that fails every row alike.
 
-    No answer, rejected credentials, too many requests and server errors
+    No response, rejected credentials, too many requests and server errors
     need a re-run, not a change to the row. A 403 may name the row's
     warehouse, so it is not among them.
     """

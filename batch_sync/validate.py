@@ -102,7 +102,8 @@ def _add_thousands_separator_problems(frame: pd.DataFrame, problems: dict[int, l
             )
 
 
-def _schema_problems(frame: pd.DataFrame) -> dict[int, list[RowProblem]]:
+def _schema_problems(frame: pd.DataFrame, shown: pd.DataFrame) -> dict[int, list[RowProblem]]:
+    """Validate ``frame`` and quote each failing value as ``shown``, the values as read."""
     problems: dict[int, list[RowProblem]] = defaultdict(list)
     try:
         InventoryRowSchema.validate(frame, lazy=True)
@@ -111,7 +112,7 @@ def _schema_problems(frame: pd.DataFrame) -> dict[int, list[RowProblem]]:
             row = int(case.index)
             column = str(case.column)
             problems[row].append(
-                RowProblem(column, str(frame.at[row, column]), str(case.check))
+                RowProblem(column, str(shown.at[row, column]), str(case.check))
             )
     return problems
 
@@ -181,7 +182,8 @@ def _log_problems(problems: dict[int, list[RowProblem]]) -> None:
 def validate_table(source: SourceTable) -> ValidatedTable:
     """Validate every row of ``source`` and split it into rows to send and problems."""
     frame = _normalise_numbers(source.frame, source.decimal_comma)
-    problems = _schema_problems(frame)
+    # A message quotes the value as the file has it, such as 3,5 rather than 3.5.
+    problems = _schema_problems(frame, source.frame)
     if source.decimal_comma:
         _add_thousands_separator_problems(source.frame, problems)
 

@@ -145,6 +145,7 @@ def test_semicolon_decimal_comma(tmp_path: Path) -> None:
         validated.problems[4][0].reason
         == "quantity has a fraction; enter a whole number"
     )
+    assert validated.problems[4][0].value == "3,5"
 
 
 @pytest.mark.parametrize("name", ["stock.tsv", "stock.txt"])

@@ -177,8 +177,8 @@ class Http1Connection(asyncio.Protocol):
             self._framed = True
         if not self._expect_body:
             # A response to HEAD has no body, whatever its Content-Length
-            # says, and httptools has no setting for that. So the connection
-            # is closed after it instead of parsing on.
+            # header states, and httptools has no setting for that. So the
+            # connection is closed after it instead of parsing on.
             self.keep_alive = False
             self._finish()
 

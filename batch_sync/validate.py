@@ -102,8 +102,8 @@ def _add_thousands_separator_problems(frame: pd.DataFrame, problems: dict[int, l
             )
 
 
-def _schema_problems(frame: pd.DataFrame, shown: pd.DataFrame) -> dict[int, list[RowProblem]]:
-    """Validate ``frame`` and quote each failing value as ``shown``, the values as read."""
+def _schema_problems(frame: pd.DataFrame, as_read: pd.DataFrame) -> dict[int, list[RowProblem]]:
+    """Validate ``frame`` and quote each failing value from ``as_read``, the values as the file has them."""
     problems: dict[int, list[RowProblem]] = defaultdict(list)
     try:
         InventoryRowSchema.validate(frame, lazy=True)
@@ -112,7 +112,7 @@ def _schema_problems(frame: pd.DataFrame, shown: pd.DataFrame) -> dict[int, list
             row = int(case.index)
             column = str(case.column)
             problems[row].append(
-                RowProblem(column, str(shown.at[row, column]), str(case.check))
+                RowProblem(column, str(as_read.at[row, column]), str(case.check))
             )
     return problems
 

@@ -434,7 +434,7 @@ def test_informational_answer_is_skipped() -> None:
 
 
 def test_read_timeout_counts_from_last_data() -> None:
-    # Each piece arrives within the read timeout, the whole answer after it.
+    # Each piece arrives within the read timeout, the whole response after it.
     async def answer_slowly(
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,

@@ -65,7 +65,7 @@ def test_european_csv_syncs_exact_values(sandbox: Sandbox, tmp_path: Path) -> No
     assert lines[6]["status"] == "invalid"
     assert (
         lines[6]["error"]
-        == "quantity '2.5': quantity has a fraction; enter a whole number"
+        == "quantity '2,5': quantity has a fraction; enter a whole number"
     )
     assert summary(report_dir)["encoding"] == "cp1252"
     assert result.stderr.count("load.ignored_columns") == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -308,3 +309,23 @@ def test_fast_reader_full_blank_scan(
 
     pd.testing.assert_frame_equal(fast.frame, exact.frame)
     assert fast.blank_rows == exact.blank_rows
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"a,b\r\nc,d\r\n",
+        b"a,b\r\nc,d",
+        b'a,b\r\n"x\r\ny",1\r\n\r\nlast,1',
+        b'"q""\r\n",2\r\n',
+    ],
+)
+def test_crlf_records_match_general_scan(data: bytes) -> None:
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(buffer == ord('"'))
+
+    fast = csv_layout._crlf_record_bounds(buffer, quotes)
+    general = csv_layout._record_bounds(buffer, quotes, has_carriage_return=True)
+
+    assert fast[0].tolist() == general[0].tolist()
+    assert fast[1].tolist() == general[1].tolist()

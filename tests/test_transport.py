@@ -172,20 +172,25 @@ async def send(
     return await transport.handle_async_request(outgoing)
 
 
-def test_keep_alive_reuses_one_connection() -> None:
-    async def main() -> tuple[list[int], ScriptedServer]:
-        async with scripted_server(answer_every_request) as server:
-            transport = Http1Transport(max_connections=4)
-            statuses = [
-                (await send(server.url, transport, content=b"x")).status_code
-                for _ in range(5)
-            ]
+def send_in_turn(
+    handler: Handler, count: int, *, max_connections: int = 1, **request: object
+) -> tuple[list[httpx.Response], ScriptedServer]:
+    """Send ``count`` requests one after another over one transport to a scripted server."""
+
+    async def main() -> tuple[list[httpx.Response], ScriptedServer]:
+        async with scripted_server(handler) as server:
+            transport = Http1Transport(max_connections=max_connections)
+            responses = [await send(server.url, transport, **request) for _ in range(count)]
             await transport.aclose()
-            return statuses, server
+            return responses, server
 
-    statuses, server = asyncio.run(main())
+    return asyncio.run(main())
 
-    assert statuses == [200] * 5
+
+def test_keep_alive_reuses_one_connection() -> None:
+    responses, server = send_in_turn(answer_every_request, 5, max_connections=4, content=b"x")
+
+    assert [response.status_code for response in responses] == [200] * 5
     assert server.connections == 1
     assert len(server.requests) == 5
 
@@ -262,38 +267,18 @@ def test_connection_close_answer_opens_new_connection() -> None:
         writer.write(ok(extra=b"Connection: close\r\n"))
         await writer.drain()
 
-    async def main() -> tuple[list[int], ScriptedServer]:
-        async with scripted_server(answer_and_close) as server:
-            transport = Http1Transport(max_connections=1)
-            statuses = [
-                (await send(server.url, transport, content=b"x")).status_code
-                for _ in range(3)
-            ]
-            await transport.aclose()
-            return statuses, server
+    responses, server = send_in_turn(answer_and_close, 3, content=b"x")
 
-    statuses, server = asyncio.run(main())
-
-    assert statuses == [200, 200, 200]
+    assert [response.status_code for response in responses] == [200, 200, 200]
     assert server.connections == 3
 
 
 def test_connection_close_request_not_reused() -> None:
-    async def main() -> tuple[list[int], ScriptedServer]:
-        async with scripted_server(answer_every_request) as server:
-            transport = Http1Transport(max_connections=1)
-            statuses = []
-            for _ in range(2):
-                response = await send(
-                    server.url, transport, headers={"Connection": "close"}, content=b"x"
-                )
-                statuses.append(response.status_code)
-            await transport.aclose()
-            return statuses, server
+    responses, server = send_in_turn(
+        answer_every_request, 2, headers={"Connection": "close"}, content=b"x"
+    )
 
-    statuses, server = asyncio.run(main())
-
-    assert statuses == [200, 200]
+    assert [response.status_code for response in responses] == [200, 200]
     assert server.connections == 2
 
 
@@ -308,16 +293,7 @@ def test_head_answer_has_no_body() -> None:
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n")
             await writer.drain()
 
-    async def main() -> list[httpx.Response]:
-        async with scripted_server(answer_head) as server:
-            transport = Http1Transport(max_connections=1)
-            responses = [
-                await send(server.url, transport, method="HEAD") for _ in range(2)
-            ]
-            await transport.aclose()
-            return responses
-
-    responses = asyncio.run(main())
+    responses, _ = send_in_turn(answer_head, 2, method="HEAD")
 
     assert [response.status_code for response in responses] == [200, 200]
     assert [response.content for response in responses] == [b"", b""]
@@ -335,19 +311,9 @@ def test_extra_response_closes_connection() -> None:
             writer.write(ok(b"one") + ok(b"two"))
             await writer.drain()
 
-    async def main() -> tuple[list[bytes], ScriptedServer]:
-        async with scripted_server(answer_twice) as server:
-            transport = Http1Transport(max_connections=1)
-            bodies = [
-                (await send(server.url, transport, content=b"x")).content
-                for _ in range(2)
-            ]
-            await transport.aclose()
-            return bodies, server
+    responses, server = send_in_turn(answer_twice, 2, content=b"x")
 
-    bodies, server = asyncio.run(main())
-
-    assert bodies == [b"one", b"one"]
+    assert [response.content for response in responses] == [b"one", b"one"]
     assert server.connections == 2
 
 
@@ -370,19 +336,9 @@ def test_chunked_answer_in_pieces() -> None:
                 await writer.drain()
                 await asyncio.sleep(0.01)
 
-    async def main() -> tuple[list[bytes], ScriptedServer]:
-        async with scripted_server(answer_chunked) as server:
-            transport = Http1Transport(max_connections=1)
-            bodies = [
-                (await send(server.url, transport, content=b"x")).content
-                for _ in range(2)
-            ]
-            await transport.aclose()
-            return bodies, server
+    responses, server = send_in_turn(answer_chunked, 2, content=b"x")
 
-    bodies, server = asyncio.run(main())
-
-    assert bodies == [b"hello world!", b"hello world!"]
+    assert [response.content for response in responses] == [b"hello world!", b"hello world!"]
     assert server.connections == 1
 
 

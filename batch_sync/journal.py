@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import sqlite3
 import time
@@ -135,17 +134,6 @@ def _now() -> str:
 
 
 @dataclass(frozen=True)
-class ConfirmedRow:
-    """A row that an earlier run of the same content synced."""
-
-    row: int
-    http_status: int | None
-    attempts: int
-    record: InventoryRecord
-    sent_by_run: int
-
-
-@dataclass(frozen=True)
 class JournalEntry:
     """One row's final outcome as the uploader reports it."""
 
@@ -216,22 +204,6 @@ class Journal:
         log_opened = log.debug if scratch else log.info
         log_opened("journal.opened", path=str(state_dir / JOURNAL_FILE), journal_run=run_id, resumed_from=previous)
         return cls(connection, run_id, previous)
-
-    def confirmed_rows(self) -> dict[RowKey, ConfirmedRow]:
-        """Return the rows that earlier runs of this content synced, by row key."""
-        if self.resumed_from is None:
-            return {}
-        confirmed = {}
-        for sku_id, warehouse_id, inventory_type, row, http_status, attempts, record_json, sent_by in self._db.execute(
-            """
-            SELECT sku_id, warehouse_id, inventory_type, row, http_status, attempts, record_json, sent_by_run
-            FROM row_results WHERE run_id = ? AND status = ?
-            """,
-            (self.run_id, SYNCED),
-        ):
-            record = parse_inventory_record(json.loads(record_json))
-            confirmed[(sku_id, warehouse_id, inventory_type)] = ConfirmedRow(row, http_status, attempts, record, sent_by)
-        return confirmed
 
     def confirmed_keys(self) -> set[RowKey]:
         """Return the keys of the rows that earlier runs of this content synced."""

@@ -54,13 +54,14 @@ def test_unfinished_run_resumed(tmp_path: Path) -> None:
     first = first_run(tmp_path, exit_status=None)
 
     second = Journal.open(tmp_path, Path("stock.csv"), DIGEST, restart=False)
-    confirmed = second.confirmed_rows()
+    outcomes = {outcome.row: outcome for outcome in second.outcomes()}
 
     assert second.resumed_from == first.run_id
-    assert set(confirmed) == {("SKU-0", 1, "AVAILABLE"), ("SKU-1", 1, "AVAILABLE")}
-    assert confirmed[("SKU-1", 1, "AVAILABLE")].record.id == "M1-SKU-1"
-    assert confirmed[("SKU-1", 1, "AVAILABLE")].row == 3
-    assert confirmed[("SKU-1", 1, "AVAILABLE")].sent_by_run == first.run_id
+    assert second.confirmed_keys() == {("SKU-0", 1, "AVAILABLE"), ("SKU-1", 1, "AVAILABLE")}
+    assert set(outcomes) == {2, 3}
+    assert outcomes[3].record is not None
+    assert outcomes[3].record.id == "M1-SKU-1"
+    assert outcomes[3].error == f"synced by run {first.run_id}; not sent again"
 
 
 @pytest.mark.parametrize("exit_status", [3, 130])
@@ -70,7 +71,7 @@ def test_stopped_run_resumed(tmp_path: Path, exit_status: int) -> None:
     second = Journal.open(tmp_path, Path("stock.csv"), DIGEST, restart=False)
 
     assert second.resumed_from == first.run_id
-    assert len(second.confirmed_rows()) == 2
+    assert len(second.confirmed_keys()) == 2
 
 
 @pytest.mark.parametrize("exit_status", [0, 1])
@@ -80,7 +81,7 @@ def test_finished_run_not_resumed(tmp_path: Path, exit_status: int) -> None:
     second = Journal.open(tmp_path, Path("stock.csv"), DIGEST, restart=False)
 
     assert second.resumed_from is None
-    assert second.confirmed_rows() == {}
+    assert second.confirmed_keys() == set()
 
 
 def test_restart_ignores_unfinished_run(tmp_path: Path) -> None:
@@ -89,7 +90,7 @@ def test_restart_ignores_unfinished_run(tmp_path: Path) -> None:
     second = Journal.open(tmp_path, Path("stock.csv"), DIGEST, restart=True)
 
     assert second.resumed_from is None
-    assert second.confirmed_rows() == {}
+    assert second.confirmed_keys() == set()
 
 
 def test_other_content_not_resumed(tmp_path: Path) -> None:
@@ -107,12 +108,12 @@ def test_resume_chain_keeps_first_sender(tmp_path: Path) -> None:
     second.flush()
 
     third = Journal.open(tmp_path, Path("stock.csv"), DIGEST, restart=False)
-    confirmed = third.confirmed_rows()
+    errors = {outcome.row: outcome.error for outcome in third.outcomes()}
 
     assert third.resumed_from == second.run_id
-    assert len(confirmed) == 3
-    assert confirmed[("SKU-0", 1, "AVAILABLE")].sent_by_run == first.run_id
-    assert confirmed[("SKU-2", 1, "AVAILABLE")].sent_by_run == second.run_id
+    assert len(third.confirmed_keys()) == 3
+    assert errors[2] == f"synced by run {first.run_id}; not sent again"
+    assert errors[4] == f"synced by run {second.run_id}; not sent again"
 
 
 def test_unflushed_batch_lost_on_kill(tmp_path: Path) -> None:

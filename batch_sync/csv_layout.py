@@ -97,11 +97,15 @@ def _crlf_record_bounds(buffer: npt.NDArray[np.uint8], quotes: IntArray) -> tupl
     line_feeds = np.flatnonzero(buffer == LINE_FEED)
     if len(quotes):
         line_feeds = line_feeds[_outside_quotes(line_feeds, quotes)]
-    ends = line_feeds - 1
-    starts = np.concatenate(([0], line_feeds + 1)).astype(np.int64)
-    if starts[-1] < len(buffer):
+    return _bounds(line_feeds - 1, line_feeds + 1, len(buffer))
+
+
+def _bounds(ends: IntArray, next_starts: IntArray, size: int) -> tuple[IntArray, IntArray]:
+    """Return the start and end offsets of each record from where each terminator starts and ends."""
+    starts = np.concatenate(([0], next_starts)).astype(np.int64)
+    if starts[-1] < size:
         # The last record has no line terminator.
-        ends = np.concatenate((ends, [len(buffer)])).astype(np.int64)
+        ends = np.concatenate((ends, [size])).astype(np.int64)
     else:
         starts = starts[:-1]
     return starts, ends.astype(np.int64)
@@ -129,13 +133,7 @@ def _record_bounds(
     followed_by_lf[followed_by_lf] = buffer[ends[followed_by_lf] + 1] == LINE_FEED
     terminator_lengths[(buffer[ends] == CARRIAGE_RETURN) & followed_by_lf] = 2
 
-    starts = np.concatenate(([0], ends + terminator_lengths)).astype(np.int64)
-    if starts[-1] < len(buffer):
-        # The last record has no line terminator.
-        ends = np.concatenate((ends, [len(buffer)])).astype(np.int64)
-    else:
-        starts = starts[:-1]
-    return starts, ends.astype(np.int64)
+    return _bounds(ends, ends + terminator_lengths, len(buffer))
 
 
 def scan_records(data: bytes, delimiter: str) -> RecordLayout | None:
